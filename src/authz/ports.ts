@@ -1,11 +1,4 @@
-import type {
-  Assertion,
-  AuthorizationModel,
-  StoreRecord,
-  Tuple,
-  TupleChange,
-  TupleKey,
-} from "./model.ts";
+import type { Assertion, AuthorizationModel, StoreRecord, Tuple, TupleChange, TupleKey } from "./model.ts";
 
 export interface Page<T> {
   readonly items: T[];
@@ -58,6 +51,25 @@ export interface TupleReader {
   readByUsers(storeId: string, queries: readonly ReverseQuery[]): Promise<Tuple[][]>;
 }
 
+/**
+ * Optional capability of stores that hold tuples in process memory: the same reads as `TupleReader`,
+ * one lookup at a time and synchronous, so the engine resolves a whole check without a single
+ * promise. The engine detects it with `isSyncTupleReader`; results must equal the async methods'.
+ * Returned arrays are read-only views the engine never mutates.
+ */
+export interface SyncTupleReader {
+  getTupleSync(storeId: string, object: string, relation: string, user: string): Tuple | undefined;
+  readUsersetTuplesSync(storeId: string, object: string, relation: string): readonly Tuple[];
+  readTuplesSync(storeId: string, object: string, relation: string): readonly Tuple[];
+  readByUsersSync(storeId: string, objectType: string, relation: string, users: readonly string[]): readonly Tuple[];
+}
+
+export const isSyncTupleReader = (r: object): r is SyncTupleReader =>
+  typeof (r as Partial<SyncTupleReader>).getTupleSync === "function" &&
+  typeof (r as Partial<SyncTupleReader>).readUsersetTuplesSync === "function" &&
+  typeof (r as Partial<SyncTupleReader>).readTuplesSync === "function" &&
+  typeof (r as Partial<SyncTupleReader>).readByUsersSync === "function";
+
 export interface WriteRequest {
   readonly writes: readonly TupleKey[];
   readonly deletes: readonly TupleKey[];
@@ -77,7 +89,12 @@ export type WriteConflictReason = "duplicate" | "missing" | "condition_mismatch"
  * Refusals throw `TupleWriteConflict`.
  */
 export interface TupleWriter {
-  write(storeId: string, request: WriteRequest, at: number, revisions: () => string): Promise<{ revision: string }>;
+  write(
+    storeId: string,
+    request: WriteRequest,
+    at: number,
+    revisions: () => string,
+  ): Promise<{ revision: string }>;
 }
 
 export class TupleWriteConflict extends Error {
@@ -99,7 +116,10 @@ export interface AuthzStore extends TupleReader, TupleWriter {
   createStore(store: StoreRecord): Promise<void>;
   getStore(id: string): Promise<StoreRecord | undefined>;
   /** Stores of one tenant, oldest first, soft-deleted ones excluded; optional exact name filter. */
-  listStores(tenantId: string, options: { limit: number; cursor?: string; name?: string }): Promise<Page<StoreRecord>>;
+  listStores(
+    tenantId: string,
+    options: { limit: number; cursor?: string; name?: string },
+  ): Promise<Page<StoreRecord>>;
   /** Soft delete; no-op when missing or already deleted. */
   deleteStore(id: string, at: number): Promise<void>;
 
@@ -110,7 +130,11 @@ export interface AuthzStore extends TupleReader, TupleWriter {
   listModels(storeId: string, options: { limit: number; cursor?: string }): Promise<Page<AuthorizationModel>>;
 
   /** The Read API: stored tuples matching the filter, in a stable order, paginated. */
-  readPage(storeId: string, filter: TupleFilter, options: { limit: number; cursor?: string }): Promise<Page<Tuple>>;
+  readPage(
+    storeId: string,
+    filter: TupleFilter,
+    options: { limit: number; cursor?: string },
+  ): Promise<Page<Tuple>>;
   /** Changelog, oldest first; `objectType` filters by the object's type; `after` is a revision. */
   readChanges(
     storeId: string,

@@ -9,7 +9,9 @@ function page<T>(sorted: [string, T][], limit: number, cursor?: string): Page<T>
   const slice = sorted.slice(start, start + limit);
   const last = slice.at(-1);
   const more = start + limit < sorted.length;
-  return more && last ? { items: slice.map(([, v]) => v), cursor: last[0] } : { items: slice.map(([, v]) => v) };
+  return more && last
+    ? { items: slice.map(([, v]) => v), cursor: last[0] }
+    : { items: slice.map(([, v]) => v) };
 }
 
 /** In-memory TenantStore: the embedded default and the reference for the contract. */
@@ -58,7 +60,10 @@ export class MemoryTenantStore implements TenantStore {
     return r && { ...r };
   }
 
-  async listApiKeys(tenantId: string, options: { limit: number; cursor?: string }): Promise<Page<ApiKeyRecord>> {
+  async listApiKeys(
+    tenantId: string,
+    options: { limit: number; cursor?: string },
+  ): Promise<Page<ApiKeyRecord>> {
     const sorted = [...this.#keys.values()]
       .filter((k) => k.tenantId === tenantId)
       .map((k): [string, ApiKeyRecord] => [k.id, { ...k }])

@@ -1,0 +1,64 @@
+import { z } from "zod";
+import type { LogLevel } from "../../src/shared/logger.ts";
+
+/** Platform configuration, from the environment; validated once per cold start. */
+export interface PlatformConfig {
+  readonly store: "memory" | "dynamodb";
+  /** DynamoDB endpoint override (DynamoDB Local); absent in AWS. */
+  readonly dynamodbEndpoint?: string;
+  readonly tablePrefix: string;
+  readonly region: string;
+  /** Public base URL; later the token issuer. */
+  readonly issuer: string;
+  /** Platform admin key (local); in AWS read from `adminKeySecretArn` at cold start. */
+  readonly adminKey?: string;
+  readonly adminKeySecretArn?: string;
+  readonly logLevel: LogLevel;
+  /** Request body limit in bytes. @default 1048576 */
+  readonly bodyLimit: number;
+}
+
+const envSchema = z.object({
+  PORTCULLIS_STORE: z.enum(["memory", "dynamodb"]).default("memory"),
+  PORTCULLIS_DYNAMODB_ENDPOINT: z.url().optional(),
+  PORTCULLIS_TABLE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,200}$/)
+    .default("portcullis-local"),
+  PORTCULLIS_REGION: z.string().min(1).optional(),
+  AWS_REGION: z.string().min(1).optional(),
+  PORTCULLIS_ISSUER: z.url().optional(),
+  PORTCULLIS_ADMIN_KEY: z.string().min(1).max(512).optional(),
+  PORTCULLIS_ADMIN_KEY_SECRET_ARN: z.string().min(1).optional(),
+  PORTCULLIS_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  PORTCULLIS_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(10 * 1024 * 1024)
+    .default(1024 * 1024),
+});
+
+/**
+ * Reads the configuration from `env`. Throws with the offending variable names (never their values)
+ * when something is malformed.
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv, defaults: { issuer: string }): PlatformConfig {
+  const r = envSchema.safeParse(env);
+  if (!r.success) {
+    const bad = r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Invalid configuration: ${bad}`);
+  }
+  const e = r.data;
+  return {
+    store: e.PORTCULLIS_STORE,
+    ...(e.PORTCULLIS_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: e.PORTCULLIS_DYNAMODB_ENDPOINT } : {}),
+    tablePrefix: e.PORTCULLIS_TABLE_PREFIX,
+    region: e.PORTCULLIS_REGION ?? e.AWS_REGION ?? "local",
+    issuer: (e.PORTCULLIS_ISSUER ?? defaults.issuer).replace(/\/+$/, ""),
+    ...(e.PORTCULLIS_ADMIN_KEY ? { adminKey: e.PORTCULLIS_ADMIN_KEY } : {}),
+    ...(e.PORTCULLIS_ADMIN_KEY_SECRET_ARN ? { adminKeySecretArn: e.PORTCULLIS_ADMIN_KEY_SECRET_ARN } : {}),
+    logLevel: e.PORTCULLIS_LOG_LEVEL,
+    bodyLimit: e.PORTCULLIS_BODY_LIMIT,
+  };
+}

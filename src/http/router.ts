@@ -1,0 +1,108 @@
+import { DomainError, forbidden, notFound, unauthenticated } from "../shared/errors.ts";
+import type { Logger } from "../shared/logger.ts";
+import type { ErrorRenderer } from "./problem.ts";
+import type { Authenticator, HttpRequest, HttpResponse, Principal, Route } from "./types.ts";
+
+interface CompiledRoute {
+  readonly route: Route;
+  readonly re: RegExp;
+  readonly names: readonly string[];
+}
+
+function compile(route: Route): CompiledRoute {
+  const names: string[] = [];
+  const pattern = route.path
+    .split("/")
+    .map((seg) => {
+      const m = /^\{(\w+)(\+?)\}$/.exec(seg);
+      if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      names.push(m[1]!);
+      return m[2] ? "(.+)" : "([^/]+)";
+    })
+    .join("/");
+  return { route, re: new RegExp(`^${pattern}$`), names };
+}
+
+export interface RouterOptions {
+  readonly routes: readonly Route[];
+  readonly authenticator: Authenticator;
+  readonly renderError: ErrorRenderer;
+}
+
+/** What a router answers for one request; `dispatch` never throws. */
+export type Dispatch = (req: HttpRequest, log: Logger) => Promise<HttpResponse>;
+
+/** Checks a principal against a route's access rule; hides other tenants' resources as 404. */
+function authorize(route: Route, principal: Principal | undefined, params: Record<string, string>): void {
+  const access = route.access;
+  if (access.kind === "public") return;
+  if (!principal) throw unauthenticated();
+  if (principal.kind === "platform") return;
+  if (access.kind === "platform") throw forbidden("This endpoint needs the platform admin credential.");
+  if (access.param !== undefined && params[access.param] !== principal.tenantId) throw notFound("Not found.");
+}
+
+/**
+ * Matches the path, authenticates, enforces the route's access rule, runs the handler and renders
+ * any error with the group's renderer. Unknown paths are 404, known paths with another method 405.
+ */
+export function createRouter(options: RouterOptions): Dispatch {
+  const compiled = options.routes.map(compile);
+  return async (req, log) => {
+    try {
+      let pathMatched = false;
+      for (const c of compiled) {
+        const m = c.re.exec(req.path);
+        if (!m) continue;
+        pathMatched = true;
+        if (c.route.method !== req.method && !(c.route.method === "GET" && req.method === "HEAD")) continue;
+        const params: Record<string, string> = {};
+        c.names.forEach((n, i) => {
+          params[n] = decodeURIComponent(m[i + 1]!);
+        });
+        const principal =
+          c.route.access.kind === "public" ? undefined : await options.authenticator.authenticate(req);
+        authorize(c.route, principal, params);
+        return await c.route.handler(req, { params, principal, log });
+      }
+      if (pathMatched)
+        throw new DomainError("method_not_allowed", `Method ${req.method} is not allowed here.`);
+      throw notFound("No such endpoint.");
+    } catch (err) {
+      return options.renderError(err, req, log);
+    }
+  };
+}
+
+/** Tries each authenticator in turn; the first that recognises the credential wins. */
+export function anyOf(...authenticators: Authenticator[]): Authenticator {
+  return {
+    async authenticate(req) {
+      for (const a of authenticators) {
+        const p = await a.authenticate(req);
+        if (p) return p;
+      }
+      return undefined;
+    },
+  };
+}
+
+/** The bearer token of the `Authorization` header, or undefined. */
+export function bearerToken(req: HttpRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer[ ]+([\x21-\x7e]+)\s*$/i.exec(h);
+  return m?.[1];
+}
+
+export const json = (
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): HttpResponse => ({
+  statusCode,
+  headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
+  body: JSON.stringify(body),
+});
+
+export const noContent = (): HttpResponse => ({ statusCode: 204, headers: { "cache-control": "no-store" } });

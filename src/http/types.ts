@@ -1,0 +1,65 @@
+import type { Logger } from "../shared/logger.ts";
+
+/** A request as the handlers see it, independent of the event source. Header names are lowercase. */
+export interface HttpRequest {
+  readonly method: string;
+  /** Path without query string, e.g. `/admin/v1/tenants`. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string>>;
+  /** Decoded body text; undefined when the request had none. */
+  readonly body: string | undefined;
+  readonly requestId: string;
+  readonly sourceIp: string;
+}
+
+export interface HttpResponse {
+  readonly statusCode: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+/** Who is calling, after authentication. */
+export type Principal =
+  | { readonly kind: "platform"; readonly credentialId: string }
+  | {
+      readonly kind: "tenant";
+      readonly tenantId: string;
+      readonly credentialId: string;
+      /** Permissions this credential carries (API keys carry all tenant permissions). */
+      readonly scopes: readonly string[];
+    };
+
+/**
+ * Turns the `Authorization` header into a principal. `undefined` = this authenticator does not
+ * recognise the credential (the next one may); a recognised but invalid credential also yields
+ * undefined, so callers cannot tell which check failed.
+ */
+export interface Authenticator {
+  authenticate(req: HttpRequest): Promise<Principal | undefined>;
+}
+
+export interface RequestContext {
+  readonly params: Readonly<Record<string, string>>;
+  readonly principal: Principal | undefined;
+  readonly log: Logger;
+}
+
+export type RouteHandler = (req: HttpRequest, ctx: RequestContext) => Promise<HttpResponse>;
+
+/**
+ * Who may call a route. `platform`: the platform admin only. `tenant`: the platform admin, or a
+ * tenant credential whose tenant equals the path parameter `param` (absent: any tenant).
+ */
+export type Access =
+  | { readonly kind: "public" }
+  | { readonly kind: "platform" }
+  | { readonly kind: "tenant"; readonly param?: string };
+
+export interface Route {
+  readonly method: string;
+  /** Path template with `{name}` segments, e.g. `/admin/v1/tenants/{tenantId}`. */
+  readonly path: string;
+  readonly access: Access;
+  readonly handler: RouteHandler;
+}

@@ -1,0 +1,198 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { type ApiGroup, routeMatcher } from "../shared/api-groups.ts";
+
+/** A Lambda handler as the local server calls it (the same function AWS Lambda calls). */
+export type EventHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface LocalServerOptions {
+  readonly groups: readonly ApiGroup[];
+  /** Handler per group id. */
+  readonly handlers: Readonly<Record<string, EventHandler>>;
+  /** @default 4000 */
+  readonly port?: number;
+  /** @default "127.0.0.1" */
+  readonly host?: string;
+  /** Bodies above this are refused with 413 before they are read whole. */
+  readonly bodyLimit: number;
+}
+
+export interface LocalServer {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+const lambdaContext = (requestId: string): Context =>
+  ({
+    awsRequestId: requestId,
+    functionName: "portcullis-local",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:local:000000000000:function:portcullis-local",
+    memoryLimitInMB: "512",
+    logGroupName: "local",
+    logStreamName: "local",
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  }) as Context;
+
+class TooLarge extends Error {}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limit) throw new TooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new TooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Builds the API Gateway HTTP API (payload 2.0) event API Gateway would send for this request. */
+export function eventFromRequest(
+  req: IncomingMessage,
+  body: Buffer,
+  requestId: string,
+): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? "/", "http://local");
+  const headers: Record<string, string> = {};
+  const cookies: string[] = [];
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined) continue;
+    if (k === "cookie") cookies.push(...String(v).split(/;\s*/));
+    else headers[k] = Array.isArray(v) ? v.join(",") : v;
+  }
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
+  const now = Date.now();
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    ...(cookies.length ? { cookies } : {}),
+    headers,
+    ...(url.search ? { queryStringParameters: query } : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: headers.host ?? "127.0.0.1",
+      domainPrefix: "local",
+      http: {
+        method: (req.method ?? "GET").toUpperCase(),
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
+      requestId,
+      routeKey: "$default",
+      stage: "$default",
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+    },
+    ...(body.length ? { body: body.toString("base64"), isBase64Encoded: true } : { isBase64Encoded: false }),
+  };
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+const problem = (status: number, code: string, title: string, detail: string, requestId: string) =>
+  JSON.stringify({
+    type: `urn:portcullis:problem:${code}`,
+    title,
+    status,
+    detail,
+    instance: `urn:request:${requestId}`,
+  });
+
+/**
+ * The local platform's HTTP server: each request becomes an API Gateway v2 event for the group
+ * whose route matches (as API Gateway would route it) and goes to that group's Lambda handler.
+ */
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  const routes = options.groups.flatMap((g) =>
+    g.routes.map((r) => ({ group: g.id, match: routeMatcher(r) })),
+  );
+  const server = createServer(async (req, res) => {
+    const requestId = randomUUID();
+    const path = new URL(req.url ?? "/", "http://local").pathname;
+    const method = (req.method ?? "GET").toUpperCase();
+    const route = routes.find((r) => r.match(method, path));
+    const handler = route && options.handlers[route.group];
+    const ph = { "content-type": "application/problem+json", "x-request-id": requestId };
+    if (!handler) {
+      req.resume();
+      send(res, 404, ph, problem(404, "not_found", "Not found", "No such endpoint.", requestId));
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, options.bodyLimit);
+    } catch (err) {
+      const tooLarge = err instanceof TooLarge;
+      res.setHeader("connection", "close");
+      send(
+        res,
+        tooLarge ? 413 : 400,
+        ph,
+        tooLarge
+          ? problem(
+              413,
+              "payload_too_large",
+              "Payload too large",
+              `Request body exceeds ${options.bodyLimit} bytes.`,
+              requestId,
+            )
+          : problem(400, "validation", "Invalid request", "The request body could not be read.", requestId),
+      );
+      req.destroy();
+      return;
+    }
+    try {
+      const result = await handler(eventFromRequest(req, body, requestId), lambdaContext(requestId));
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+      if (result.cookies?.length) res.setHeader("set-cookie", result.cookies);
+      const out = result.isBase64Encoded ? Buffer.from(result.body ?? "", "base64") : (result.body ?? "");
+      res.writeHead(result.statusCode ?? 200, headers);
+      res.end(method === "HEAD" ? undefined : out);
+    } catch {
+      send(
+        res,
+        500,
+        ph,
+        problem(500, "internal", "Internal error", "The server could not complete the request.", requestId),
+      );
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 4000, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    url: `http://${addr.address}:${addr.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

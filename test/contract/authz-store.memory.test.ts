@@ -1,0 +1,4 @@
+import { MemoryAuthzStore } from "../../src/authz/adapters/memory.ts";
+import { describeAuthzStore } from "./authz-store.suite.ts";
+
+describeAuthzStore("memory", () => new MemoryAuthzStore());
