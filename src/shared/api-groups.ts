@@ -1,32 +1,82 @@
 import type { TableId } from "./tables.ts";
 
-/**
+/*
  * The API groups: one Lambda function each in AWS, the same handlers behind the local server.
- * ONE table read by the CDK app (functions, routes, IAM grants) and by `npm start` (routing), so a
- * new group is one entry here plus its `functions/<id>.ts`.
+ * ONE table, read by the CDK app (functions, routes, least-privilege IAM; lib/config/functions.ts)
+ * and by `npm start` (routing; src/local/server.ts). A new group is one entry here plus its
+ * `functions/<id>.ts`.
  */
-export interface ApiGroup {
+
+/** Methods API Gateway HTTP APIs accept in a route key. */
+export type RouteMethod = "ANY" | "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
+
+/** An HTTP API route key, e.g. `GET /healthz` or `ANY /admin/v1/{proxy+}`. */
+export type RouteKey = `${RouteMethod} /${string}`;
+
+/** What a function may do with a table (indexes included). */
+export type TableAccess = "read" | "readwrite";
+
+export interface FunctionSpec {
+  /** Logical id: lowercase, used in construct ids and resource names. */
   readonly id: string;
-  /** Lambda entry, relative to the repository root; exports `handler`. */
+  /** Handler file relative to the repository root; it must export `handler`. */
   readonly entry: string;
-  /** API Gateway route keys: `METHOD /path` with `{param}` / `{proxy+}`; `ANY` matches all methods. */
-  readonly routes: readonly string[];
-  /** Table access the function needs (least privilege). */
-  readonly tables: Readonly<Partial<Record<TableId, "read" | "readwrite">>>;
-  /** Reads the platform admin key secret (every authenticated API). */
-  readonly authenticates: boolean;
+  /** Route keys served by this function; a route key may appear in one function only. */
+  readonly routes: readonly RouteKey[];
+  /** Tables it may access and how; everything else is denied. */
+  readonly tables: Readonly<Partial<Record<TableId, TableAccess>>>;
+  /** Whether it puts audit events on the regional bus. @default false */
+  readonly emitsEvents?: boolean;
+  /** Whether it signs with the KMS signing key (`kms:Sign`, `kms:GetPublicKey`). @default false */
+  readonly signs?: boolean;
+  /** Whether it authenticates callers with the platform admin key, and so reads its secret. @default true */
+  readonly authenticates?: boolean;
+  /**
+   * How its routes are authorized when it does not use the admin key: the justification recorded
+   * for cdk-nag `AwsSolutions-APIG4` (routes have no API Gateway authorizer). Required when
+   * `authenticates` is false.
+   */
+  readonly publicAccess?: string;
+  /** Memory in MB. @default 512 */
+  readonly memorySize?: number;
+  /** Timeout in seconds. @default 10 */
+  readonly timeoutSeconds?: number;
 }
 
-export const API_GROUPS: readonly ApiGroup[] = [
-  { id: "health", entry: "functions/health.ts", routes: ["GET /healthz"], tables: {}, authenticates: false },
+/** An API group; kept under its historical name for the CDK side. */
+export type ApiGroup = FunctionSpec;
+
+export const API_GROUPS = [
   {
     id: "admin",
     entry: "functions/admin.ts",
     routes: ["ANY /admin/v1/{proxy+}"],
     tables: { platform: "readwrite" },
-    authenticates: true,
+    // Tenant, client and key changes are audited (DESIGN "Audit events").
+    emitsEvents: true,
   },
-];
+  {
+    id: "health",
+    entry: "functions/health.ts",
+    routes: ["GET /healthz"],
+    tables: {},
+    // No admin key, so no secret read (and no secret ARN in its environment).
+    authenticates: false,
+    publicAccess: "Public liveness probe by design; it returns no data.",
+  },
+  {
+    id: "oauth",
+    entry: "functions/oauth.ts",
+    routes: ["ANY /oauth/{proxy+}", "GET /.well-known/{proxy+}"],
+    tables: { platform: "readwrite" },
+    authenticates: false,
+    publicAccess:
+      "OAuth endpoints authenticate clients themselves (client credentials, PKCE, tokens) per RFC 6749/7662/7009; discovery metadata and JWKS are public by specification.",
+    signs: true,
+    // token.issued and friends (DESIGN "Audit events").
+    emitsEvents: true,
+  },
+] as const satisfies readonly FunctionSpec[];
 
 /** Compiles a route key into a matcher (API Gateway semantics: `{proxy+}` is greedy). */
 export function routeMatcher(routeKey: string): (method: string, path: string) => boolean {

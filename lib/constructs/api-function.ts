@@ -1,0 +1,158 @@
+/**
+ * `ApiFunction`: a NodejsFunction with Portcullis defaults (nodejs22.x, arm64, ESM bundle with source
+ * maps, explicit log group, X-Ray) and its own role that starts with nothing but log writes and
+ * X-Ray. Every other permission is added with the narrow `grant*` methods below.
+ */
+import { join } from "node:path";
+import { Duration, Stack, Validations } from "aws-cdk-lib";
+import type { IEventBus } from "aws-cdk-lib/aws-events";
+import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import type { TableDef } from "../../src/shared/tables.ts";
+import type { TableAccess } from "../config/functions.ts";
+import { LOCK_FILE, REPO_ROOT } from "../config/paths.ts";
+
+/** Lets ESM bundles load CommonJS dependencies that call `require`. */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+/** DynamoDB actions per access level; no stream or table-management actions. */
+export const TABLE_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
+  read: [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+  ],
+  readwrite: [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+  ],
+};
+
+/** Actions a signing function needs on the KMS signing key. */
+export const SIGN_ACTIONS: readonly string[] = ["kms:Sign", "kms:GetPublicKey", "kms:DescribeKey"];
+
+export interface ApiFunctionProps {
+  /** Handler file, relative to the repository root; it must export `handler`. */
+  readonly entry: string;
+  /** Environment variables (reserved `PORTCULLIS_*` ones included). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** Log retention of the function's log group. */
+  readonly logRetention: RetentionDays;
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /** @default - none */
+  readonly description?: string;
+}
+
+export class ApiFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: ApiFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new LogGroup(this, "Logs", { retention: props.logRetention });
+    // Own role instead of AWSLambdaBasicExecutionRole: logs only to this function's log group.
+    this.role = new Role(this, "Role", {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: `Portcullis ${id} function`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, "Function", {
+      entry: join(REPO_ROOT, props.entry),
+      handler: "handler",
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: LOCK_FILE,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      tracing: Tracing.ACTIVE,
+      role: this.role,
+      logGroup: this.logGroup,
+      ...(props.description === undefined ? {} : { description: props.description }),
+      environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
+      bundling: {
+        format: OutputFormat.ESM,
+        mainFields: ["module", "main"],
+        banner: ESM_REQUIRE_BANNER,
+        target: "node22",
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        // The nodejs22.x runtime ships AWS SDK v3; keeping it out keeps bundles (and cold starts) small.
+        externalModules: ["@aws-sdk/*"],
+        forceDockerBundling: false,
+        logLevel: LogLevel.WARNING,
+      },
+    });
+
+    // cdk-nag acknowledgements (the checks run as a policy validation plugin, see lib/app.ts).
+    Validations.of(this.role).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason: "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
+    });
+    Validations.of(this.function).acknowledge({
+      id: "AwsSolutions-L1",
+      reason:
+        "nodejs22.x (LTS) is the platform's pinned runtime: bundles target node22 and are tested as such; moving to a newer runtime is a deliberate, tested change.",
+    });
+  }
+
+  /** Allows `access` on one table and its GSIs, by exact ARN (no wildcards). */
+  grantTable(table: TableDef, physicalName: string, access: TableAccess): void {
+    const stack = Stack.of(this);
+    const tableArn = stack.formatArn({ service: "dynamodb", resource: "table", resourceName: physicalName });
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: `Table${table.id.charAt(0).toUpperCase()}${table.id.slice(1)}${access === "read" ? "Read" : "ReadWrite"}`,
+        effect: Effect.ALLOW,
+        actions: [...TABLE_ACTIONS[access]],
+        resources: [tableArn, ...table.globalSecondaryIndexes.map((i) => `${tableArn}/index/${i.indexName}`)],
+      }),
+    );
+  }
+
+  /** Allows reading the secret (`GetSecretValue`, `DescribeSecret`). */
+  grantSecretRead(secret: ISecret): void {
+    secret.grantRead(this.role);
+  }
+
+  /** Allows `PutEvents` on the bus. */
+  grantPutEvents(bus: IEventBus): void {
+    bus.grantPutEventsTo(this.role);
+  }
+
+  /** Allows signing with (and reading the public key of) the given KMS key. */
+  grantSign(keyArn: string): void {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "SigningKey",
+        effect: Effect.ALLOW,
+        actions: [...SIGN_ACTIONS],
+        resources: [keyArn],
+      }),
+    );
+  }
+}

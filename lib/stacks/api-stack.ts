@@ -1,0 +1,134 @@
+/**
+ * API stack (every region): one `ApiFunction` per entry of `lib/config/functions.ts`, the regional
+ * HTTP API routing to them, and each function's least-privilege grants. Tables, the admin secret
+ * and the key alias are found by their deterministic names, so no cross-region references.
+ */
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import type { IEventBus } from "aws-cdk-lib/aws-events";
+import { LogGroup } from "aws-cdk-lib/aws-logs";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import type { Construct } from "constructs";
+import { TABLES, type TableId, tableName } from "../../src/shared/tables.ts";
+import { type FunctionSpec, parseRouteKey, validateFunctions } from "../config/functions.ts";
+import { adminKeySecretName, eventBusName, httpApiName, signingKeyAlias } from "../config/names.ts";
+import type { PortcullisConfig } from "../config/stage.ts";
+import { ApiFunction } from "../constructs/api-function.ts";
+
+export interface ApiStackProps extends StackProps {
+  readonly config: PortcullisConfig;
+  /** The functions and routes to deploy. */
+  readonly functions: readonly FunctionSpec[];
+  /** This region's audit bus. */
+  readonly bus: IEventBus;
+  /** ARN of this region's signing key (primary or replica). */
+  readonly signingKeyArn: string;
+}
+
+/** Access log line: one JSON object per request, no request bodies or tokens. */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: "$context.requestId",
+    ip: "$context.identity.sourceIp",
+    userAgent: "$context.identity.userAgent",
+    requestTime: "$context.requestTimeEpoch",
+    routeKey: "$context.routeKey",
+    status: "$context.status",
+    responseLength: "$context.responseLength",
+    latencyMs: "$context.responseLatency",
+    integrationLatencyMs: "$context.integrationLatency",
+    integrationError: "$context.integrationErrorMessage",
+  }),
+);
+
+export class ApiStack extends Stack {
+  readonly api: HttpApi;
+  readonly functions: ReadonlyMap<string, ApiFunction>;
+  /** Base URL of the regional API. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    validateFunctions(props.functions);
+
+    this.api = new HttpApi(this, "HttpApi", {
+      apiName: httpApiName(config),
+      description: `Portcullis ${config.stage} API (${this.region})`,
+      createDefaultStage: false,
+    });
+    const accessLogs = new LogGroup(this, "AccessLogs", { retention: config.logRetention });
+    const stage = new HttpStage(this, "DefaultStage", {
+      httpApi: this.api,
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: { rateLimit: config.apiThrottle.rateLimit, burstLimit: config.apiThrottle.burstLimit },
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
+    });
+    this.url = this.api.apiEndpoint;
+
+    // Same name in every region (replicated from the primary); a partial ARN, which Secrets Manager resolves.
+    const adminKeySecret = Secret.fromSecretNameV2(this, "AdminKeySecret", adminKeySecretName(config));
+
+    const environment: Record<string, string> = {
+      PORTCULLIS_TABLE_PREFIX: config.tablePrefix,
+      PORTCULLIS_REGION: this.region,
+      PORTCULLIS_STORE: "dynamodb",
+      PORTCULLIS_EVENT_BUS: eventBusName(config),
+      PORTCULLIS_ISSUER: config.issuer ?? this.api.apiEndpoint,
+      // The shared container builds the key ring in every function and refuses local keys with
+      // DynamoDB. The alias resolves to this region's key; only `signs` functions may use it (IAM).
+      PORTCULLIS_SIGNER: "kms",
+      PORTCULLIS_KMS_KEY_ID: signingKeyAlias(config),
+    };
+
+    const functions = new Map<string, ApiFunction>();
+    for (const spec of props.functions) {
+      const authenticates = spec.authenticates ?? true;
+      const tableEnv: Record<string, string> = {};
+      for (const id of Object.keys(spec.tables) as TableId[]) {
+        tableEnv[`TABLE_${id.toUpperCase()}`] = tableName(config.tablePrefix, id);
+      }
+      const fn = new ApiFunction(this, `${spec.id.charAt(0).toUpperCase()}${spec.id.slice(1)}Function`, {
+        entry: spec.entry,
+        description: `Portcullis ${config.stage} ${spec.id}: ${spec.routes.join(", ")}`,
+        logRetention: config.logRetention,
+        ...(spec.memorySize === undefined ? {} : { memorySize: spec.memorySize }),
+        ...(spec.timeoutSeconds === undefined ? {} : { timeout: Duration.seconds(spec.timeoutSeconds) }),
+        environment: {
+          ...environment,
+          ...tableEnv,
+          // Only functions allowed to read the secret learn where it is (the container reads it when set).
+          ...(authenticates ? { PORTCULLIS_ADMIN_KEY_SECRET_ARN: adminKeySecret.secretArn } : {}),
+        },
+      });
+
+      for (const def of TABLES) {
+        const access = spec.tables[def.id];
+        if (access !== undefined) fn.grantTable(def, tableName(config.tablePrefix, def.id), access);
+      }
+      if (authenticates) fn.grantSecretRead(adminKeySecret);
+      if (spec.emitsEvents) fn.grantPutEvents(props.bus);
+      if (spec.signs) fn.grantSign(props.signingKeyArn);
+
+      const integration = new HttpLambdaIntegration(`${spec.id}-integration`, fn.function);
+      for (const routeKey of spec.routes) {
+        const { method, path } = parseRouteKey(routeKey);
+        const [route] = this.api.addRoutes({ path, methods: [HttpMethod[method]], integration });
+        if (route === undefined) throw new Error(`route ${routeKey} was not created`);
+        Validations.of(route).acknowledge({
+          id: "AwsSolutions-APIG4",
+          reason:
+            spec.publicAccess ??
+            "Authorization is done in the function: bearer tokens (platform admin key, tenant-scoped tokens) are verified by the handler, which returns 401/403 problem+json.",
+        });
+      }
+      functions.set(spec.id, fn);
+    }
+    this.functions = functions;
+
+    new CfnOutput(this, "ApiUrl", { value: stage.url });
+  }
+}
