@@ -51,23 +51,39 @@ export interface TupleReader {
   readByUsers(storeId: string, queries: readonly ReverseQuery[]): Promise<Tuple[][]>;
 }
 
+/** One object's tuples, as a synchronous (in-memory) store indexes them. */
+export interface ObjectTuples {
+  /** The tuple `object#relation@user` (user: `type:id`, `type:*` or `type:id#relation`), if stored. */
+  get(relation: string, user: string): Tuple | undefined;
+  /** The tuples of `object#relation` whose user is a userset, in a stable order. */
+  usersets(relation: string): readonly Tuple[];
+  /** Every tuple of `object#relation`, in a stable order. */
+  tuples(relation: string): Iterable<Tuple>;
+}
+
 /**
- * Optional capability of stores that hold tuples in process memory: the same reads as `TupleReader`,
- * one lookup at a time and synchronous, so the engine resolves a whole check without a single
- * promise. The engine detects it with `isSyncTupleReader`; results must equal the async methods'.
- * Returned arrays are read-only views the engine never mutates.
+ * Optional capability of stores that hold tuples in process memory: synchronous reads, so the
+ * engine resolves a whole check without a promise. `readObjectSync` returns one object's index
+ * (undefined when the object has no tuples); the engine fetches it once per object per request and
+ * resolves every relation of the object from it, so the index should answer `get` from one hash table
+ * per object (few cache misses). The engine never mutates or retains what it gets. Results must equal
+ * the `TupleReader` methods'; the engine detects the capability with `isSyncTupleReader`.
  */
 export interface SyncTupleReader {
-  getTupleSync(storeId: string, object: string, relation: string, user: string): Tuple | undefined;
-  readUsersetTuplesSync(storeId: string, object: string, relation: string): readonly Tuple[];
-  readTuplesSync(storeId: string, object: string, relation: string): readonly Tuple[];
-  readByUsersSync(storeId: string, objectType: string, relation: string, users: readonly string[]): readonly Tuple[];
+  readObjectSync(storeId: string, object: string): ObjectTuples | undefined;
+  /** `headRevision`, synchronously: keys the engine's per-container check cache. */
+  headRevisionSync(storeId: string): string | undefined;
+  readByUsersSync(
+    storeId: string,
+    objectType: string,
+    relation: string,
+    users: readonly string[],
+  ): readonly Tuple[];
 }
 
 export const isSyncTupleReader = (r: object): r is SyncTupleReader =>
-  typeof (r as Partial<SyncTupleReader>).getTupleSync === "function" &&
-  typeof (r as Partial<SyncTupleReader>).readUsersetTuplesSync === "function" &&
-  typeof (r as Partial<SyncTupleReader>).readTuplesSync === "function" &&
+  typeof (r as Partial<SyncTupleReader>).readObjectSync === "function" &&
+  typeof (r as Partial<SyncTupleReader>).headRevisionSync === "function" &&
   typeof (r as Partial<SyncTupleReader>).readByUsersSync === "function";
 
 export interface WriteRequest {

@@ -4,8 +4,10 @@ import type { Assertion, AuthorizationModel, StoreRecord, Tuple, TupleChange, Tu
 import {
   type AuthzStore,
   type ObjectRelationQuery,
+  type ObjectTuples,
   type Page,
   type ReverseQuery,
+  type SyncTupleReader,
   type TupleFilter,
   type TupleLookup,
   TupleWriteConflict,
@@ -13,7 +15,6 @@ import {
 } from "../ports.ts";
 
 const SEP = "\u0000";
-const fwdKey = (object: string, relation: string) => `${object}${SEP}${relation}`;
 const revKey = (objectType: string, relation: string, user: string) =>
   `${objectType}${SEP}${relation}${SEP}${user}`;
 const typeOf = (object: string) => object.slice(0, object.indexOf(":"));
@@ -25,9 +26,53 @@ function sameCondition(a: TupleKey, b: TupleKey): boolean {
   return isDeepStrictEqual(a.condition?.context ?? {}, b.condition?.context ?? {});
 }
 
-/** Per-store state. Forward: object#relation → (user → tuple). Reverse: type#relation#user → objects. */
+const EMPTY: readonly Tuple[] = Object.freeze([]);
+
+/**
+ * The tuples of one object: one hash table for exact lookups over all its relations (`relation␀user`),
+ * plus per relation its tuples and its userset-user tuples. The engine reads an object once per
+ * request and resolves every relation of it from here (`SyncTupleReader`).
+ */
+class ObjectIndex implements ObjectTuples {
+  readonly byKey = new Map<string, Tuple>();
+  readonly rels = new Map<string, { readonly all: Map<string, Tuple>; usersets: Tuple[] }>();
+
+  get(relation: string, user: string): Tuple | undefined {
+    return this.byKey.get(`${relation}${SEP}${user}`);
+  }
+  usersets(relation: string): readonly Tuple[] {
+    return this.rels.get(relation)?.usersets ?? EMPTY;
+  }
+  tuples(relation: string): Iterable<Tuple> {
+    return this.rels.get(relation)?.all.values() ?? EMPTY;
+  }
+  add(t: Tuple): void {
+    const { relation, user } = t.key;
+    this.byKey.set(`${relation}${SEP}${user}`, t);
+    let r = this.rels.get(relation);
+    if (!r) {
+      r = { all: new Map(), usersets: [] };
+      this.rels.set(relation, r);
+    }
+    r.all.set(user, t);
+    if (isUserset(user)) r.usersets.push(t);
+  }
+  /** Returns whether the index is now empty. */
+  remove(relation: string, user: string): boolean {
+    if (!this.byKey.delete(`${relation}${SEP}${user}`)) return this.byKey.size === 0;
+    const r = this.rels.get(relation);
+    if (r) {
+      r.all.delete(user);
+      if (isUserset(user)) r.usersets = r.usersets.filter((t) => t.key.user !== user);
+      if (r.all.size === 0) this.rels.delete(relation);
+    }
+    return this.byKey.size === 0;
+  }
+}
+
+/** Per-store state. Forward: object → its index. Reverse: type#relation#user → objects. */
 interface StoreData {
-  readonly forward: Map<string, Map<string, Tuple>>;
+  readonly forward: Map<string, ObjectIndex>;
   readonly reverse: Map<string, Map<string, Tuple>>;
   readonly changes: TupleChange[];
   readonly models: AuthorizationModel[];
@@ -46,7 +91,7 @@ function paginate<T>(items: readonly T[], keyOf: (t: T) => string, limit: number
  * In-memory AuthzStore: the embedded default and the reference behaviour of the contract suite.
  * Reads answer from Maps with no I/O; the batch methods still return promises, per the port.
  */
-export class MemoryAuthzStore implements AuthzStore {
+export class MemoryAuthzStore implements AuthzStore, SyncTupleReader {
   readonly #stores = new Map<string, StoreRecord>();
   readonly #data = new Map<string, StoreData>();
 
@@ -114,23 +159,37 @@ export class MemoryAuthzStore implements AuthzStore {
 
   async getTuples(storeId: string, lookups: readonly TupleLookup[]): Promise<(Tuple | undefined)[]> {
     const d = this.#data.get(storeId);
-    return lookups.map((l) => d?.forward.get(fwdKey(l.object, l.relation))?.get(l.user));
+    return lookups.map((l) => d?.forward.get(l.object)?.get(l.relation, l.user));
   }
 
   async readUsersetTuples(storeId: string, queries: readonly ObjectRelationQuery[]): Promise<Tuple[][]> {
     const d = this.#data.get(storeId);
-    return queries.map((q) => {
-      const m = d?.forward.get(fwdKey(q.object, q.relation));
-      if (!m) return [];
-      const out: Tuple[] = [];
-      for (const [user, t] of m) if (isUserset(user)) out.push(t);
-      return out;
-    });
+    return queries.map((q) => [...(d?.forward.get(q.object)?.usersets(q.relation) ?? EMPTY)]);
   }
 
   async readTuples(storeId: string, queries: readonly ObjectRelationQuery[]): Promise<Tuple[][]> {
     const d = this.#data.get(storeId);
-    return queries.map((q) => [...(d?.forward.get(fwdKey(q.object, q.relation))?.values() ?? [])]);
+    return queries.map((q) => [...(d?.forward.get(q.object)?.tuples(q.relation) ?? EMPTY)]);
+  }
+
+  // ---- SyncTupleReader: the authz engine's promise-free fast path ----
+
+  readObjectSync(storeId: string, object: string): ObjectTuples | undefined {
+    return this.#data.get(storeId)?.forward.get(object);
+  }
+
+  headRevisionSync(storeId: string): string | undefined {
+    return this.#data.get(storeId)?.changes.at(-1)?.revision;
+  }
+
+  readByUsersSync(storeId: string, objectType: string, relation: string, users: readonly string[]): Tuple[] {
+    const d = this.#data.get(storeId);
+    const out: Tuple[] = [];
+    for (const u of users) {
+      const m = d?.reverse.get(revKey(objectType, relation, u));
+      if (m) for (const t of m.values()) out.push(t);
+    }
+    return out;
   }
 
   async readByUsers(storeId: string, queries: readonly ReverseQuery[]): Promise<Tuple[][]> {
@@ -155,19 +214,19 @@ export class MemoryAuthzStore implements AuthzStore {
     // Validate everything first: all or nothing.
     const toDelete: TupleKey[] = [];
     for (const k of request.deletes) {
-      const existing = d.forward.get(fwdKey(k.object, k.relation))?.get(k.user);
+      const existing = d.forward.get(k.object)?.get(k.relation, k.user);
       if (existing) toDelete.push(existing.key);
       else if (request.onMissing === "error") throw new TupleWriteConflict("missing", k);
     }
     const toWrite: TupleKey[] = [];
     for (const k of request.writes) {
-      const existing = d.forward.get(fwdKey(k.object, k.relation))?.get(k.user);
+      const existing = d.forward.get(k.object)?.get(k.relation, k.user);
       if (!existing) toWrite.push(k);
       else if (request.onDuplicate === "error") throw new TupleWriteConflict("duplicate", k);
       else if (!sameCondition(existing.key, k)) throw new TupleWriteConflict("condition_mismatch", k);
     }
     for (const k of toDelete) {
-      d.forward.get(fwdKey(k.object, k.relation))?.delete(k.user);
+      if (d.forward.get(k.object)?.remove(k.relation, k.user)) d.forward.delete(k.object);
       d.reverse.get(revKey(typeOf(k.object), k.relation, k.user))?.delete(k.object);
       d.changes.push({
         key: { object: k.object, relation: k.relation, user: k.user },
@@ -179,13 +238,12 @@ export class MemoryAuthzStore implements AuthzStore {
     for (const k of toWrite) {
       const key = structuredClone(k);
       const tuple: Tuple = { key, timestamp: at };
-      const fk = fwdKey(k.object, k.relation);
-      let fm = d.forward.get(fk);
-      if (!fm) {
-        fm = new Map();
-        d.forward.set(fk, fm);
+      let idx = d.forward.get(k.object);
+      if (!idx) {
+        idx = new ObjectIndex();
+        d.forward.set(k.object, idx);
       }
-      fm.set(k.user, tuple);
+      idx.add(tuple);
       const rk = revKey(typeOf(k.object), k.relation, k.user);
       let rm = d.reverse.get(rk);
       if (!rm) {
@@ -208,8 +266,8 @@ export class MemoryAuthzStore implements AuthzStore {
     if (!d) return { items: [] };
     const objectIsType = filter.object?.endsWith(":") === true;
     const all: Tuple[] = [];
-    for (const m of d.forward.values()) {
-      for (const t of m.values()) {
+    for (const idx of d.forward.values()) {
+      for (const t of idx.byKey.values()) {
         const k = t.key;
         if (filter.object !== undefined) {
           if (objectIsType ? !k.object.startsWith(filter.object) : k.object !== filter.object) continue;

@@ -1,0 +1,183 @@
+/**
+ * Explanations for allowed checks: the path (tuples and rewrites) that granted access. Run after a
+ * check resolved TRUE with the same `CheckRun`, so sub-results are memoised and reads are cached; it
+ * follows, at each node, the first branch that resolves TRUE.
+ */
+import { type CheckRun, type ObjState, ON_PATH, TRUE } from "./check.ts";
+import type { TupleKey } from "./model.ts";
+import { PENDING } from "./reader.ts";
+import { USER_OBJECT, USER_USERSET, USER_WILDCARD } from "./tuples.ts";
+import {
+  N_COMPUTED,
+  N_EXCLUSION,
+  N_INTERSECTION,
+  N_THIS,
+  N_TTU,
+  N_UNION,
+  type RelationDef,
+  type RewriteNode,
+} from "./typesystem.ts";
+
+/** One step of an explanation: why the user has `relation` on `object`. */
+export type ExplainStep =
+  | { readonly kind: "direct"; readonly object: string; readonly relation: string; readonly tuple: TupleKey }
+  | { readonly kind: "self"; readonly object: string; readonly relation: string }
+  | {
+      readonly kind: "computed";
+      readonly object: string;
+      readonly relation: string;
+      readonly rewrite: string;
+      readonly via: ExplainStep;
+    }
+  | {
+      readonly kind: "userset";
+      readonly object: string;
+      readonly relation: string;
+      readonly tuple: TupleKey;
+      readonly via: ExplainStep;
+    }
+  | {
+      readonly kind: "tuple_to_userset";
+      readonly object: string;
+      readonly relation: string;
+      readonly tupleset: string;
+      readonly tuple: TupleKey;
+      readonly via: ExplainStep;
+    }
+  | {
+      readonly kind: "intersection";
+      readonly object: string;
+      readonly relation: string;
+      readonly all: ExplainStep[];
+    }
+  | {
+      readonly kind: "exclusion";
+      readonly object: string;
+      readonly relation: string;
+      readonly base: ExplainStep;
+      /** The subtracted `object#relation` the user does not have. */
+      readonly notIn: string;
+    };
+
+/** Why `run.user` has `def` on `object`; undefined when not allowed (or a read is still pending). */
+export function explain(run: CheckRun, object: string, def: RelationDef, depth = 0): ExplainStep | undefined {
+  const u = run.user;
+  if (u.kind === USER_USERSET && u.relation === def.name && u.object === object) {
+    return { kind: "self", object, relation: def.name };
+  }
+  const o = run.objectState(object, def);
+  const prev = o.st[def.ord]!;
+  if (prev === ON_PATH || depth > run.maxDepth) return undefined;
+  o.st[def.ord] = ON_PATH;
+  const step = explainNode(run, def.rewrite, object, def, depth, o);
+  o.st[def.ord] = prev;
+  return step;
+}
+
+function explainNode(
+  run: CheckRun,
+  n: RewriteNode,
+  object: string,
+  def: RelationDef,
+  depth: number,
+  o: ObjState,
+): ExplainStep | undefined {
+  const relation = def.name;
+  switch (n.kind) {
+    case N_THIS:
+      return explainDirect(run, object, def, depth);
+    case N_COMPUTED: {
+      const via = explain(run, object, n.target, depth + 1);
+      return via && { kind: "computed", object, relation, rewrite: n.relation, via };
+    }
+    case N_TTU: {
+      const tuples = run.src.all(object, n.tupleset);
+      if (tuples === PENDING) return undefined;
+      for (const t of tuples) {
+        const user = t.key.user;
+        const ptype = user.slice(0, user.indexOf(":"));
+        const conds = n.tuplesetDef.directTypes.get(ptype);
+        const target = n.targets.get(ptype);
+        if (!conds || !target || user.includes("#") || user.endsWith(":*")) continue;
+        if (run.tupleOutcome(t, conds) !== TRUE || run.dispatch(user, target, depth + 1) !== TRUE) continue;
+        const via = explain(run, user, target, depth + 1);
+        if (via)
+          return { kind: "tuple_to_userset", object, relation, tupleset: n.tupleset, tuple: t.key, via };
+      }
+      return undefined;
+    }
+    case N_UNION:
+      for (const c of n.children) {
+        if (run.node(c, object, def, depth, o) !== TRUE) continue;
+        const step = explainNode(run, c, object, def, depth, o);
+        if (step) return step;
+      }
+      return undefined;
+    case N_INTERSECTION: {
+      const all: ExplainStep[] = [];
+      for (const c of n.children) {
+        const step = explainNode(run, c, object, def, depth, o);
+        if (!step) return undefined;
+        all.push(step);
+      }
+      return { kind: "intersection", object, relation, all };
+    }
+    case N_EXCLUSION: {
+      const base = explainNode(run, n.base, object, def, depth, o);
+      if (!base) return undefined;
+      const sub = n.subtract;
+      const notIn =
+        sub.kind === N_COMPUTED
+          ? `${object}#${sub.relation}`
+          : sub.kind === N_TTU
+            ? `${sub.computed} from ${object}#${sub.tupleset}`
+            : `${object}#${relation} (subtracted rewrite)`;
+      return { kind: "exclusion", object, relation, base, notIn };
+    }
+  }
+}
+
+function explainDirect(
+  run: CheckRun,
+  object: string,
+  def: RelationDef,
+  depth: number,
+): ExplainStep | undefined {
+  const u = run.user;
+  const relation = def.name;
+  // The user's own tuple (or its type's wildcard tuple), with the conditions its restriction allows.
+  const direct: [string, ReadonlySet<string> | undefined][] =
+    u.kind === USER_OBJECT
+      ? [
+          [u.str, def.directTypes.get(u.type)],
+          [u.wildcard, def.wildcardTypes.get(u.type)],
+        ]
+      : [
+          [
+            u.str,
+            u.kind === USER_WILDCARD ? def.wildcardTypes.get(u.type) : def.usersetTypes.get(u.reachKey),
+          ],
+        ];
+  for (const [who, conds] of direct) {
+    if (!conds) continue;
+    const t = run.src.exact(object, relation, who);
+    if (t === undefined || t === PENDING) continue;
+    if (run.tupleOutcome(t, conds) === TRUE) return { kind: "direct", object, relation, tuple: t.key };
+  }
+  if (def.usersetTypes.size === 0) return undefined;
+  const tuples = run.src.usersets(object, relation);
+  if (tuples === PENDING) return undefined;
+  for (const t of tuples) {
+    const user = t.key.user;
+    const hash = user.indexOf("#");
+    if (hash < 0) continue;
+    const target = run.ts.relation(user.slice(0, user.indexOf(":")), user.slice(hash + 1));
+    const conds = target && def.usersetDefs.get(target);
+    if (!target || !conds || run.tupleOutcome(t, conds) !== TRUE) continue;
+    const obj = user.slice(0, hash);
+    if (run.dispatch(obj, target, depth + 1) !== TRUE) continue;
+    const via = explain(run, obj, target, depth + 1);
+    if (via) return { kind: "userset", object, relation, tuple: t.key, via };
+  }
+  return undefined;
+}
