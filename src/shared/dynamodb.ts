@@ -146,6 +146,22 @@ export function cancellationCodes(e: unknown): (string | undefined)[] | undefine
   return reasons.map((r) => r.Code);
 }
 
+/** One action's outcome in a cancelled transaction: its code and, when asked for, the item as it was. */
+export interface CancellationReason {
+  readonly code: string | undefined;
+  /** The item before the transaction, for actions with `ReturnValuesOnConditionCheckFailure: "ALL_OLD"`. */
+  readonly item: Record<string, AttributeValue> | undefined;
+}
+
+/** Cancellation reasons of a `TransactionCanceledException`, positional; undefined for other errors. */
+export function cancellationReasons(e: unknown): CancellationReason[] | undefined {
+  if (dynamoErrorName(e) !== "TransactionCanceledException") return undefined;
+  const reasons =
+    (e as { CancellationReasons?: { Code?: string; Item?: Record<string, AttributeValue> }[] })
+      .CancellationReasons ?? [];
+  return reasons.map((r) => ({ code: r.Code, item: r.Item }));
+}
+
 /** One single-partition Query of a (possibly multi-partition) paginated read. */
 export interface PartitionQuery {
   /** TableName, IndexName, KeyConditionExpression, values, FilterExpression, ScanIndexForward... */
@@ -251,6 +267,30 @@ export async function queryAll(
     esk = r.LastEvaluatedKey;
   } while (esk);
   return out;
+}
+
+/**
+ * Every page of one Query handed to `onPage` as it arrives (so a caller that keeps only a summary
+ * needs bounded memory), following LastEvaluatedKey to the end. Filtered pages may be empty.
+ */
+export async function queryEach(
+  client: DynamoDBClient,
+  input: QueryCommandInput,
+  onPage: (items: Item[]) => void,
+  pageSize?: number,
+): Promise<void> {
+  let esk: Item | undefined;
+  do {
+    const r: QueryCommandOutput = await client.send(
+      new QueryCommand({
+        ...input,
+        ...(pageSize ? { Limit: pageSize } : {}),
+        ...(esk ? { ExclusiveStartKey: esk } : {}),
+      }),
+    );
+    onPage(r.Items ?? []);
+    esk = r.LastEvaluatedKey;
+  } while (esk);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -36,6 +36,13 @@ const gsi1: IndexDef = {
   sortKey: { name: "gsi1sk", type: "S" },
 };
 
+/** Sparse change index of the authz table: tuple history by store shard and latest revision. */
+const gsi2: IndexDef = {
+  indexName: "gsi2",
+  partitionKey: { name: "gsi2pk", type: "S" },
+  sortKey: { name: "gsi2sk", type: "S" },
+};
+
 export const TTL_ATTRIBUTE = "expires_at";
 
 /** Tenants, API keys, OAuth clients, users, sessions, keys: everything but tuples and audit. */
@@ -47,12 +54,12 @@ export const platformTable: TableDef = {
   ttlAttribute: TTL_ATTRIBUTE,
 };
 
-/** Authorization stores, models, tuples (forward key + reverse index) and the changelog. */
+/** Authorization stores, models, tuples (forward key + reverse index gsi1, change history gsi2). */
 export const authzTable: TableDef = {
   id: "authz",
   partitionKey: pk,
   sortKey: sk,
-  globalSecondaryIndexes: [gsi1],
+  globalSecondaryIndexes: [gsi1, gsi2],
   ttlAttribute: TTL_ATTRIBUTE,
 };
 

@@ -278,23 +278,140 @@ export function describeAuthzStore(name: string, makeStore: MakeAuthzStore): voi
         expect(sorted(rev!)).toEqual(["doc:10#viewer@user:anne"]);
         const page = await store.readPage(s, { object: "doc:1", relation: "viewer" }, { limit: 10 });
         expect(sorted(page.items)).toEqual(sorted(fwd!));
+        const byUser = await store.readPage(s, { object: "doc:", user: "user:anne" }, { limit: 10 });
+        expect(sorted(byUser.items)).toEqual(["doc:10#viewer@user:anne"]);
+        const set = await store.readPage(s, { object: "doc:1", user: "group:eng#member" }, { limit: 10 });
+        expect(set.items).toEqual([]);
+        const whole = sorted((await store.readPage(s, {}, { limit: 100 })).items);
+        expect(whole).toHaveLength(8);
+        expect(whole).not.toContain("doc:1#viewer@user:anne");
+        expect(whole).not.toContain("doc:1#viewer@group:eng#member");
+      });
+
+      it("never shows deleted tuples, even when they fill whole pages of a partition", async () => {
+        const ks = Array.from({ length: 20 }, (_, i) => tk(`doc:t#viewer@user:u${i}`));
+        await write([...ks, tk("doc:t#viewer@group:g#member")]);
+        const kept = ["doc:t#viewer@user:u17", "doc:t#viewer@user:u18", "doc:t#viewer@user:u19"];
+        await write([], [...ks.filter((k) => !kept.includes(str(k))), tk("doc:t#viewer@group:g#member")]);
+        expect(keys(await store.getTuples(s, ks))).toEqual(
+          ks.map((k) => (kept.includes(str(k)) ? str(k) : undefined)),
+        );
+        const [fwd] = await store.readTuples(s, [{ object: "doc:t", relation: "viewer" }]);
+        expect(sorted(fwd!)).toEqual(kept);
+        expect(await store.readUsersetTuples(s, [{ object: "doc:t", relation: "viewer" }])).toEqual([[]]);
+        const [rev] = await store.readByUsers(s, [
+          { objectType: "doc", relation: "viewer", users: ks.map((k) => k.user) },
+        ]);
+        expect(sorted(rev!)).toEqual(kept);
+        for (const filter of [{ object: "doc:t" }, { object: "doc:t", relation: "viewer" }, {}]) {
+          const pages = await collect((o) => store.readPage(s, filter, o), 1);
+          const found = pages.flat().map((t) => str(t.key));
+          if (filter.object) expect(found, JSON.stringify(filter)).toEqual(kept);
+          else expect(found.filter((k) => k.startsWith("doc:t#")).sort()).toEqual(kept);
+        }
+        const byUser = await collect((o) => store.readPage(s, { object: "doc:", user: "user:u3" }, o), 1);
+        expect(byUser.flat()).toEqual([]);
+        expect(
+          await store.readPage(s, { object: "doc:t", relation: "viewer", user: "user:u3" }, { limit: 5 }),
+        ).toEqual({
+          items: [],
+        });
+      });
+
+      it("a rewritten tuple reads as the new write, and read-changes shows write, delete, write", async () => {
+        const key = "doc:1#viewer@user:anne";
+        const c1 = { name: "c", context: { v: 1 } };
+        const c2 = { name: "c", context: { v: 2 } };
+        const since = (await store.headRevision(s))!;
+        await write([], [tk(key)], {}, T0 + 1);
+        await write([tk(key, c1)], [], {}, T0 + 2);
+        await write([], [tk(key)], {}, T0 + 3);
+        await write([tk(key, c2)], [], {}, T0 + 4);
+        const changes = (await store.readChanges(s, { limit: 10, cursor: since })).items;
+        expect(changes.map((c) => [c.operation, str(c.key), c.timestamp, c.key.condition])).toEqual([
+          ["delete", key, T0 + 1, undefined],
+          ["write", key, T0 + 2, c1],
+          ["delete", key, T0 + 3, undefined],
+          ["write", key, T0 + 4, c2],
+        ]);
+        const history = (await collect((o) => store.readChanges(s, o), 3)).flat();
+        expect(history.filter((c) => str(c.key) === key).map((c) => c.operation)).toEqual([
+          "write",
+          "delete",
+          "write",
+          "delete",
+          "write",
+        ]);
+        const expected = { key: tk(key, c2), timestamp: T0 + 4 };
+        expect(await store.getTuples(s, [tk(key)])).toEqual([expected]);
+        const [fwd] = await store.readTuples(s, [{ object: "doc:1", relation: "viewer" }]);
+        expect(fwd!.filter((t) => str(t.key) === key)).toEqual([expected]);
+        const [rev] = await store.readByUsers(s, [
+          { objectType: "doc", relation: "viewer", users: ["user:anne"] },
+        ]);
+        expect(rev!.filter((t) => str(t.key) === key)).toEqual([expected]);
+        const page = await store.readPage(
+          s,
+          { object: "doc:1", relation: "viewer", user: "user:anne" },
+          { limit: 5 },
+        );
+        expect(page.items).toEqual([expected]);
+        await expectConflict(write([tk(key)]), "duplicate", tk(key));
       });
     });
 
     describe("large batches", () => {
-      it("writes 99 changes atomically and answers 150 point lookups positionally", async () => {
-        const many = Array.from({ length: 99 }, (_, i) => tk(`doc:big#viewer@user:u${i}`));
+      it("writes 100 changes atomically and answers 150 point lookups positionally", async () => {
+        const many = Array.from({ length: 100 }, (_, i) => tk(`doc:big#viewer@user:u${i}`));
         const { revision } = await write(many);
         expect(await store.headRevision(s)).toBe(revision);
         const lookups = Array.from({ length: 150 }, (_, i) => tk(`doc:big#viewer@user:u${(i * 7) % 150}`));
         const got = await store.getTuples(s, lookups);
-        expect(keys(got)).toEqual(lookups.map((l, i) => ((i * 7) % 150 < 99 ? str(l) : undefined)));
+        expect(keys(got)).toEqual(lookups.map((l, i) => ((i * 7) % 150 < 100 ? str(l) : undefined)));
         const [all] = await store.readTuples(s, [{ object: "doc:big", relation: "viewer" }]);
-        expect(all).toHaveLength(99);
+        expect(all).toHaveLength(100);
         const [rev] = await store.readByUsers(s, [
           { objectType: "doc", relation: "viewer", users: many.map((k) => k.user) },
         ]);
-        expect(rev).toHaveLength(99);
+        expect(rev).toHaveLength(100);
+      });
+
+      it("applies 100 mixed writes and deletes in one write and lists all 100 in read-changes", async () => {
+        const old = Array.from({ length: 50 }, (_, i) => tk(`doc:m${i}#viewer@user:u${i}`));
+        const { revision: before } = await write(old);
+        const fresh = Array.from({ length: 50 }, (_, i) =>
+          tk(`doc:n${i}#viewer@user:u${i}`, i % 5 === 0 ? { name: "c", context: { i } } : undefined),
+        );
+        const { revision } = await write(fresh, old, {}, T0 + 1);
+        expect(await store.headRevision(s)).toBe(revision);
+        const pages = await collect((o) => store.readChanges(s, { ...o, cursor: o.cursor ?? before }), 30);
+        const changes = pages.flat();
+        expect(changes.map((c) => `${c.operation} ${str(c.key)}`)).toEqual([
+          ...old.map((k) => `delete ${str(k)}`),
+          ...fresh.map((k) => `write ${str(k)}`),
+        ]);
+        expect(changes.map((c) => c.key)).toEqual([...old, ...fresh]);
+        expect(changes.every((c) => c.timestamp === T0 + 1)).toBe(true);
+        expect(changes.at(-1)!.revision).toBe(revision);
+        const all = await collect((o) => store.readChanges(s, o), 40);
+        expect(all.flat()).toHaveLength(150);
+        expect((await store.readPage(s, {}, { limit: 200 })).items.map((t) => t.key)).toHaveLength(50);
+      });
+
+      it("refuses 100 changes with one duplicate among them and applies none of them", async () => {
+        const { revision } = await write([tk("doc:x#viewer@user:u42"), tk("doc:y#viewer@user:gone")]);
+        const deletes = [tk("doc:y#viewer@user:gone")];
+        const writes = Array.from({ length: 99 }, (_, i) => tk(`doc:x#viewer@user:u${i}`));
+        await expectConflict(write(writes, deletes), "duplicate", tk("doc:x#viewer@user:u42"));
+        expect(await store.headRevision(s)).toBe(revision);
+        expect((await store.readChanges(s, { limit: 200 })).items).toHaveLength(2);
+        const got = await store.getTuples(s, [...writes, ...deletes]);
+        expect(keys(got).filter((k) => k !== undefined)).toEqual([
+          "doc:x#viewer@user:u42",
+          "doc:y#viewer@user:gone",
+        ]);
+        const [x] = await store.readTuples(s, [{ object: "doc:x", relation: "viewer" }]);
+        expect(sorted(x!)).toEqual(["doc:x#viewer@user:u42"]);
       });
     });
 
