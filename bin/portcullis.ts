@@ -3,6 +3,7 @@
  * Portcullis command line.
  *   portcullis serve                     the local platform (npm start)
  *   portcullis conformance <paths...>    OpenFGA-format conformance YAML (npm run conformance)
+ *   portcullis keys rotate|list|retire   signing key operations (npm run keys)
  */
 import { startLocalPlatform } from "../functions/_shared/platform.ts";
 
@@ -46,9 +47,13 @@ async function main(argv: string[]): Promise<number> {
       const { runConformanceCli } = await import("../src/authz/conformance/cli.ts");
       return runConformanceCli(rest);
     }
+    case "keys": {
+      const { runKeysCli } = await import("../src/keys/cli.ts");
+      return runKeysCli(rest);
+    }
     default:
       process.stderr.write(
-        `unknown command: ${cmd}\nusage: portcullis serve | conformance <file-or-dir>... [--store memory|dynamodb]\n`,
+        `unknown command: ${cmd}\nusage: portcullis serve | conformance <file-or-dir>... [--store memory|dynamodb] | keys rotate|list|retire\n`,
       );
       return 2;
   }

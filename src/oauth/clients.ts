@@ -1,0 +1,213 @@
+/**
+ * OAuth clients per tenant: registration (metadata as in RFC 7591), secrets (shown once, stored
+ * as SHA-256), listing, secret rotation, deletion.
+ */
+import { createPublicKey } from "node:crypto";
+import type { JWK } from "jose";
+import type { Clock } from "../shared/clock.ts";
+import { notFound, validationError } from "../shared/errors.ts";
+import { hashSecret, type IdGenerator, newSecret } from "../shared/ids.ts";
+import type { Page } from "../tenants/model.ts";
+import { ASSERTION_ALGS, type AuthMethod, type GrantType, type OAuthClient } from "./model.ts";
+import type { ClientStore, TenantDirectory } from "./ports.ts";
+import { isResourceIndicator, parseScope } from "./scopes.ts";
+
+/** Prefixes so leaked credentials are recognisable by scanners and humans. */
+export const CLIENT_ID_PREFIX = "pcc_";
+/** Prefix of client secrets. */
+export const CLIENT_SECRET_PREFIX = "pcs_";
+/** Shape of our client ids: the prefix and a ULID. */
+export const CLIENT_ID_RE = /^pcc_[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+/** Client metadata as registered (validated for shape at the edge; rules checked here). */
+export interface ClientRegistration {
+  readonly client_name: string;
+  readonly grant_types?: readonly GrantType[];
+  readonly redirect_uris?: readonly string[];
+  readonly token_endpoint_auth_method?: AuthMethod;
+  readonly scope?: string;
+  readonly jwks?: { readonly keys: readonly JWK[] };
+  readonly resources?: readonly string[];
+  readonly access_token_lifetime?: number;
+}
+
+/** Options of {@link ClientService}. */
+export interface ClientServiceDeps {
+  readonly store: ClientStore;
+  readonly tenants: TenantDirectory;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  /** Audience of the platform's own APIs: the default `resources`. */
+  readonly apiAudience: string;
+  /** @default 600 */
+  readonly defaultTokenLifetime?: number;
+  /** Upper bound of `access_token_lifetime` (and so of every token). @default 3600 */
+  readonly maxTokenLifetime?: number;
+}
+
+type Problem = { path: string; message: string };
+
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/** Checks a client JWK: a public signing key we can verify assertions with. */
+function checkJwk(jwk: JWK, i: number, problems: Problem[]): void {
+  const path = `/jwks/keys/${i}`;
+  if (PRIVATE_MEMBERS.some((m) => m in jwk)) problems.push({ path, message: "must be a public key" });
+  else if (jwk.use !== undefined && jwk.use !== "sig")
+    problems.push({ path: `${path}/use`, message: 'must be "sig"' });
+  else if (jwk.alg !== undefined && !(ASSERTION_ALGS as readonly string[]).includes(jwk.alg))
+    problems.push({ path: `${path}/alg`, message: `must be one of ${ASSERTION_ALGS.join(", ")}` });
+  else {
+    try {
+      const key = createPublicKey({ key: jwk as import("node:crypto").JsonWebKey, format: "jwk" });
+      const t = key.asymmetricKeyType;
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+      if (!(t === "ec" || t === "ed25519" || (t === "rsa" && bits >= 2048)))
+        problems.push({ path, message: "must be an EC, Ed25519 or RSA (2048 bits or more) key" });
+    } catch {
+      problems.push({ path, message: "is not a valid JWK" });
+    }
+  }
+}
+
+function checkRedirectUri(uri: string, i: number, problems: Problem[]): void {
+  let ok = false;
+  try {
+    const u = new URL(uri);
+    const loopback = u.hostname === "127.0.0.1" || u.hostname === "[::1]" || u.hostname === "localhost";
+    ok = !u.hash && !uri.includes("#") && (u.protocol === "https:" || (u.protocol === "http:" && loopback));
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    problems.push({
+      path: `/redirect_uris/${i}`,
+      message: "must be an https (or loopback http) URI without fragment",
+    });
+}
+
+/** Registered clients and their rules. */
+export class ClientService {
+  readonly #d: ClientServiceDeps;
+  readonly #default: number;
+  readonly #max: number;
+
+  constructor(deps: ClientServiceDeps) {
+    this.#d = deps;
+    this.#max = deps.maxTokenLifetime ?? 3600;
+    this.#default = Math.min(deps.defaultTokenLifetime ?? 600, this.#max);
+  }
+
+  /** Longest token lifetime any client may have (seconds). */
+  get maxTokenLifetime(): number {
+    return this.#max;
+  }
+
+  async #activeTenant(tenantId: string): Promise<void> {
+    if (!(await this.#d.tenants.isActive(tenantId))) throw notFound("Tenant not found.");
+  }
+
+  /** Validates metadata against the rules and fills defaults; `validation` error listing problems. */
+  #normalise(m: ClientRegistration): Omit<OAuthClient, "clientId" | "tenantId" | "createdAt" | "secretHash"> {
+    const problems: Problem[] = [];
+    const method = m.token_endpoint_auth_method ?? "client_secret_basic";
+    const grantTypes: GrantType[] = [...new Set<GrantType>(m.grant_types ?? ["client_credentials"])];
+    if (grantTypes.length === 0) problems.push({ path: "/grant_types", message: "must not be empty" });
+    let scope: string[] = [];
+    try {
+      scope = parseScope(m.scope === "" ? undefined : m.scope);
+    } catch {
+      problems.push({ path: "/scope", message: "must be space-separated scope tokens" });
+    }
+    const keys = m.jwks?.keys ?? [];
+    if (method === "private_key_jwt" && keys.length === 0)
+      problems.push({ path: "/jwks", message: "is required for private_key_jwt" });
+    if (method !== "private_key_jwt" && m.jwks !== undefined)
+      problems.push({ path: "/jwks", message: "is only used with private_key_jwt" });
+    for (const [i, k] of keys.entries()) checkJwk(k, i, problems);
+    const kids = keys.map((k) => k.kid).filter((k) => k !== undefined);
+    if (new Set(kids).size !== kids.length)
+      problems.push({ path: "/jwks", message: "kid values must be unique" });
+    for (const [i, u] of (m.redirect_uris ?? []).entries()) checkRedirectUri(u, i, problems);
+    const resources = [...new Set(m.resources ?? [this.#d.apiAudience])];
+    resources.forEach((r, i) => {
+      if (!isResourceIndicator(r) && !CLIENT_ID_RE.test(r))
+        problems.push({
+          path: `/resources/${i}`,
+          message: "must be an absolute URI without fragment, or a client id",
+        });
+    });
+    const lifetime = m.access_token_lifetime ?? this.#default;
+    if (lifetime < 60 || lifetime > this.#max)
+      problems.push({
+        path: "/access_token_lifetime",
+        message: `must be between 60 and ${this.#max} seconds`,
+      });
+    if (problems.length > 0) throw validationError("The client metadata is invalid.", problems);
+    return {
+      clientName: m.client_name,
+      grantTypes,
+      redirectUris: [...(m.redirect_uris ?? [])],
+      tokenEndpointAuthMethod: method,
+      scope,
+      resources,
+      ...(keys.length ? { jwks: keys.map((k) => ({ ...k })) } : {}),
+      accessTokenLifetime: lifetime,
+    };
+  }
+
+  /** Registers a client; for secret-based methods the plaintext secret is returned once. */
+  async register(tenantId: string, m: ClientRegistration): Promise<{ client: OAuthClient; secret?: string }> {
+    await this.#activeTenant(tenantId);
+    const base = this.#normalise(m);
+    const usesSecret = base.tokenEndpointAuthMethod !== "private_key_jwt";
+    const secret = usesSecret ? newSecret(CLIENT_SECRET_PREFIX) : undefined;
+    const client: OAuthClient = {
+      ...base,
+      clientId: `${CLIENT_ID_PREFIX}${this.#d.ids.ulid()}`,
+      tenantId,
+      createdAt: this.#d.clock.now(),
+      ...(secret ? { secretHash: hashSecret(secret) } : {}),
+    };
+    await this.#d.store.createClient(client);
+    return secret ? { client, secret } : { client };
+  }
+
+  /** A client of that tenant; `not_found` otherwise (also for another tenant's client). */
+  async get(tenantId: string, clientId: string): Promise<OAuthClient> {
+    const c = CLIENT_ID_RE.test(clientId) ? await this.#d.store.getClient(clientId) : undefined;
+    if (!c || c.tenantId !== tenantId) throw notFound("Client not found.");
+    return c;
+  }
+
+  async list(tenantId: string, limit: number, cursor?: string): Promise<Page<OAuthClient>> {
+    await this.#activeTenant(tenantId);
+    return this.#d.store.listClients(tenantId, cursor === undefined ? { limit } : { limit, cursor });
+  }
+
+  /** Issues a new secret (the old one stops working at once); returned once. */
+  async rotateSecret(tenantId: string, clientId: string): Promise<{ client: OAuthClient; secret: string }> {
+    const c = await this.get(tenantId, clientId);
+    if (c.tokenEndpointAuthMethod === "private_key_jwt")
+      throw validationError("This client authenticates with private_key_jwt and has no secret.");
+    const secret = newSecret(CLIENT_SECRET_PREFIX);
+    const client: OAuthClient = { ...c, secretHash: hashSecret(secret), updatedAt: this.#d.clock.now() };
+    await this.#d.store.updateClient(client);
+    return { client, secret };
+  }
+
+  delete(tenantId: string, clientId: string): Promise<void> {
+    return this.#d.store.deleteClient(tenantId, clientId);
+  }
+
+  /**
+   * The client with this id if it may obtain tokens now (its tenant is active); undefined
+   * otherwise, without saying why. The hot path of client authentication.
+   */
+  async findActive(clientId: string): Promise<OAuthClient | undefined> {
+    if (!CLIENT_ID_RE.test(clientId)) return undefined;
+    const c = await this.#d.store.getClient(clientId);
+    if (!c || !(await this.#d.tenants.isActive(c.tenantId))) return undefined;
+    return c;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The OAuth API group: token (RFC 6749 §3.2), introspection (RFC 7662), revocation (RFC 7009),
+ * metadata (RFC 8414) and the JWKS (RFC 7517). Errors render in the OAuth format (errors.ts).
+ */
+import { createHash } from "node:crypto";
+import { json } from "../http/router.ts";
+import type { HttpResponse, Route } from "../http/types.ts";
+import type { PublicJwk } from "../keys/model.ts";
+import type { Clock } from "../shared/clock.ts";
+import type { ClientAuthenticator } from "./client-auth.ts";
+import type { ClientService } from "./clients.ts";
+import { invalidRequest, OAuthError } from "./errors.ts";
+import { parseForm } from "./form.ts";
+import { assertGrantAllowed, clientCredentials, tokenExchange } from "./grants.ts";
+import { PATHS, serverMetadata } from "./metadata.ts";
+import { type AccessTokenClaims, GRANT_TYPES, TOKEN_EXCHANGE } from "./model.ts";
+import { type AccessTokenService, InvalidTokenError } from "./tokens.ts";
+
+/** What the OAuth routes need. */
+export interface OAuthRoutesDeps {
+  readonly issuer: string;
+  readonly clients: ClientService;
+  readonly clientAuth: ClientAuthenticator;
+  readonly tokens: AccessTokenService;
+  readonly keys: { jwks(): Promise<{ keys: PublicJwk[] }> };
+  readonly clock: Clock;
+  /** `Cache-Control: max-age` of the JWKS and metadata. @default 300 */
+  readonly jwksMaxAgeSeconds?: number;
+}
+
+const PUBLIC_JSON = (maxAge: number) => ({
+  "cache-control": `public, max-age=${maxAge}`,
+  "access-control-allow-origin": "*",
+});
+
+/** A JSON response with an ETag; 304 when the client has it already. */
+function cacheable(
+  req: { headers: Readonly<Record<string, string>> },
+  body: string,
+  headers: Record<string, string>,
+): HttpResponse {
+  const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
+  const common = { ...headers, etag };
+  if (req.headers["if-none-match"]?.split(/\s*,\s*/).includes(etag))
+    return { statusCode: 304, headers: common };
+  return { statusCode: 200, headers: common, body };
+}
+
+/** Routes of the `oauth` API group. */
+export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
+  const maxAge = d.jwksMaxAgeSeconds ?? 300;
+  const metadata = JSON.stringify(serverMetadata(d.issuer));
+  const url = (p: string) => `${d.issuer}${p}`;
+  const noStore = { pragma: "no-cache" };
+
+  const serveMetadata: Route["handler"] = async (req) =>
+    cacheable(req, metadata, { "content-type": "application/json", ...PUBLIC_JSON(maxAge) });
+
+  /** Verified, unrevoked, of the caller's tenant and from a client that still exists; else undefined. */
+  const activeClaims = async (token: string, tenantId: string): Promise<AccessTokenClaims | undefined> => {
+    let claims: AccessTokenClaims;
+    try {
+      claims = await d.tokens.verify(token);
+    } catch (e) {
+      if (e instanceof InvalidTokenError) return undefined;
+      throw e;
+    }
+    if (claims.tenant_id !== tenantId || (await d.tokens.isRevoked(claims))) return undefined;
+    const issuedTo = await d.clients.findActive(claims.client_id);
+    return issuedTo?.tenantId === tenantId ? claims : undefined;
+  };
+
+  return [
+    {
+      method: "POST",
+      path: PATHS.token,
+      access: { kind: "public" },
+      handler: async (req, ctx) => {
+        const form = parseForm(req);
+        const grantType = form.get("grant_type");
+        if (grantType === undefined) throw invalidRequest("grant_type is required.");
+        if (!(GRANT_TYPES as readonly string[]).includes(grantType))
+          throw new OAuthError("unsupported_grant_type", "This grant type is not supported.");
+        const { client } = await d.clientAuth.authenticate(req, form, url(PATHS.token), ctx.log);
+        assertGrantAllowed(client, grantType);
+        const body =
+          grantType === TOKEN_EXCHANGE
+            ? await tokenExchange(form, client, d.tokens, d.clock)
+            : await clientCredentials(form, client, d.tokens);
+        ctx.log.debug("token issued", {
+          client_id: client.clientId,
+          tenant: client.tenantId,
+          grant_type: grantType,
+        });
+        return json(200, body, noStore);
+      },
+    },
+    {
+      method: "POST",
+      path: PATHS.introspect,
+      access: { kind: "public" },
+      handler: async (req, ctx) => {
+        const form = parseForm(req);
+        const { client } = await d.clientAuth.authenticate(req, form, url(PATHS.introspect), ctx.log);
+        const token = form.get("token");
+        if (token === undefined) throw invalidRequest("token is required.");
+        const claims = await activeClaims(token, client.tenantId);
+        if (!claims) return json(200, { active: false }, noStore);
+        const { iss, sub, aud, exp, iat, jti, client_id, scope, tenant_id, act } = claims;
+        return json(
+          200,
+          {
+            active: true,
+            ...(scope ? { scope } : {}),
+            client_id,
+            token_type: "Bearer",
+            exp,
+            iat,
+            sub,
+            aud,
+            iss,
+            jti,
+            tenant_id,
+            ...(act ? { act } : {}),
+          },
+          noStore,
+        );
+      },
+    },
+    {
+      method: "POST",
+      path: PATHS.revoke,
+      access: { kind: "public" },
+      handler: async (req, ctx) => {
+        const form = parseForm(req);
+        const { client } = await d.clientAuth.authenticate(req, form, url(PATHS.revoke), ctx.log);
+        const token = form.get("token");
+        if (token === undefined) throw invalidRequest("token is required.");
+        let claims: AccessTokenClaims;
+        try {
+          claims = await d.tokens.verify(token);
+        } catch (e) {
+          // RFC 7009 §2.2: invalid (or expired, or unknown) tokens do not cause an error.
+          if (e instanceof InvalidTokenError)
+            return { statusCode: 200, headers: { "cache-control": "no-store" } };
+          throw e;
+        }
+        if (claims.tenant_id !== client.tenantId || claims.client_id !== client.clientId)
+          throw new OAuthError("unauthorized_client", "This token was not issued to this client.");
+        await d.tokens.revoke(claims);
+        ctx.log.info("token revoked", {
+          client_id: client.clientId,
+          tenant: client.tenantId,
+          jti: claims.jti,
+        });
+        return { statusCode: 200, headers: { "cache-control": "no-store" } };
+      },
+    },
+    { method: "GET", path: PATHS.oauthMetadata, access: { kind: "public" }, handler: serveMetadata },
+    { method: "GET", path: PATHS.openidMetadata, access: { kind: "public" }, handler: serveMetadata },
+    {
+      method: "GET",
+      path: PATHS.jwks,
+      access: { kind: "public" },
+      handler: async (req) =>
+        cacheable(req, JSON.stringify(await d.keys.jwks()), {
+          "content-type": "application/jwk-set+json",
+          ...PUBLIC_JSON(maxAge),
+        }),
+    },
+  ];
+}
