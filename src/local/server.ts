@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -28,6 +29,10 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
+/**
+ * The Lambda context of a local invocation. It has no `getRemainingTimeInMillis`: locally there is
+ * no invocation deadline, so middy's early-timeout timer stays off.
+ */
 const lambdaContext = (requestId: string): Context =>
   ({
     awsRequestId: requestId,
@@ -38,10 +43,6 @@ const lambdaContext = (requestId: string): Context =>
     logGroupName: "local",
     logStreamName: "local",
     callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 10_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
   }) as Context;
 
 class TooLarge extends Error {}
@@ -62,10 +63,10 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** Builds the API Gateway HTTP API (payload 2.0) event API Gateway would send for this request. */
 export function eventFromRequest(
   req: IncomingMessage,
+  url: URL,
   body: Buffer,
   requestId: string,
 ): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? "/", "http://local");
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
   for (const [k, v] of Object.entries(req.headers)) {
@@ -102,7 +103,12 @@ export function eventFromRequest(
       time: new Date(now).toUTCString(),
       timeEpoch: now,
     },
-    ...(body.length ? { body: body.toString("base64"), isBase64Encoded: true } : { isBase64Encoded: false }),
+    // As API Gateway does: text bodies as they are, anything that is not UTF-8 base64-encoded.
+    ...(body.length === 0
+      ? { isBase64Encoded: false }
+      : isUtf8(body)
+        ? { body: body.toString("utf8"), isBase64Encoded: false }
+        : { body: body.toString("base64"), isBase64Encoded: true }),
   };
 }
 
@@ -130,7 +136,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   );
   const server = createServer(async (req, res) => {
     const requestId = randomUUID();
-    const path = new URL(req.url ?? "/", "http://local").pathname;
+    const url = new URL(req.url ?? "/", "http://local");
+    const path = url.pathname;
     const method = (req.method ?? "GET").toUpperCase();
     const route = routes.find((r) => r.match(method, path));
     const handler = route && options.handlers[route.group];
@@ -164,7 +171,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       return;
     }
     try {
-      const result = await handler(eventFromRequest(req, body, requestId), lambdaContext(requestId));
+      const result = await handler(eventFromRequest(req, url, body, requestId), lambdaContext(requestId));
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
       if (result.cookies?.length) res.setHeader("set-cookie", result.cookies);
