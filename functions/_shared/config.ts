@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { type AuthzHttpSettings, authzSettingsFromEnv } from "../../src/authz/http/settings.ts";
+import { type KeySettings, keySettingsFromEnv } from "../../src/keys/settings.ts";
 import type { LogLevel } from "../../src/shared/logger.ts";
 
 /** Platform configuration, from the environment; validated once per cold start. */
@@ -16,6 +18,14 @@ export interface PlatformConfig {
   readonly logLevel: LogLevel;
   /** Request body limit in bytes. @default 1048576 */
   readonly bodyLimit: number;
+  /** Signing keys: signer mode (local | kms | kms-envelope), KMS ids, timings (src/keys/settings.ts). */
+  readonly keys: KeySettings;
+  /** Audience of the platform's own APIs in access tokens (`PORTCULLIS_API_AUDIENCE`). @default issuer */
+  readonly apiAudience?: string;
+  /** Default access token lifetime in seconds (`PORTCULLIS_TOKEN_LIFETIME`). @default 600 */
+  readonly tokenLifetime: number;
+  /** Authorization API: caches, consistency, list limits (`PORTCULLIS_AUTHZ_*`, src/authz/http/settings.ts). */
+  readonly authz: AuthzHttpSettings;
 }
 
 const envSchema = z.object({
@@ -37,6 +47,8 @@ const envSchema = z.object({
     .min(1024)
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
+  PORTCULLIS_API_AUDIENCE: z.string().min(1).max(256).optional(),
+  PORTCULLIS_TOKEN_LIFETIME: z.coerce.number().int().min(60).max(86_400).default(600),
 });
 
 /**
@@ -50,6 +62,15 @@ export function configFromEnv(env: NodeJS.ProcessEnv, defaults: { issuer: string
     throw new Error(`Invalid configuration: ${bad}`);
   }
   const e = r.data;
+  const keys = keySettingsFromEnv(env);
+  const authz = authzSettingsFromEnv(env);
+  // Local keys live in the key table in plaintext: only for the memory store or DynamoDB Local.
+  if (keys.signer === "local" && e.PORTCULLIS_STORE === "dynamodb" && !e.PORTCULLIS_DYNAMODB_ENDPOINT)
+    throw new Error("Invalid configuration: PORTCULLIS_SIGNER: use kms or kms-envelope with DynamoDB in AWS");
+  if (e.PORTCULLIS_TOKEN_LIFETIME > keys.maxTokenLifetimeSeconds)
+    throw new Error(
+      "Invalid configuration: PORTCULLIS_TOKEN_LIFETIME: exceeds PORTCULLIS_TOKEN_MAX_LIFETIME",
+    );
   return {
     store: e.PORTCULLIS_STORE,
     ...(e.PORTCULLIS_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: e.PORTCULLIS_DYNAMODB_ENDPOINT } : {}),
@@ -60,5 +81,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv, defaults: { issuer: string
     ...(e.PORTCULLIS_ADMIN_KEY_SECRET_ARN ? { adminKeySecretArn: e.PORTCULLIS_ADMIN_KEY_SECRET_ARN } : {}),
     logLevel: e.PORTCULLIS_LOG_LEVEL,
     bodyLimit: e.PORTCULLIS_BODY_LIMIT,
+    keys,
+    ...(e.PORTCULLIS_API_AUDIENCE ? { apiAudience: e.PORTCULLIS_API_AUDIENCE } : {}),
+    tokenLifetime: e.PORTCULLIS_TOKEN_LIFETIME,
+    authz,
   };
 }

@@ -1,9 +1,19 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { KMSClient } from "@aws-sdk/client-kms";
 import { DynamoDbAuthzStore } from "../../src/authz/adapters/dynamodb.ts";
 import { MemoryAuthzStore } from "../../src/authz/adapters/memory.ts";
+import { type AuthzHttp, createAuthzHttp, engineOptions } from "../../src/authz/http/index.ts";
+import { type AuthzService, createAuthzService } from "../../src/authz/index.ts";
 import type { AuthzStore } from "../../src/authz/ports.ts";
 import { anyOf } from "../../src/http/router.ts";
 import type { Authenticator } from "../../src/http/types.ts";
+import { DynamoDbKeyStore } from "../../src/keys/adapters/dynamodb.ts";
+import { MemoryKeyStore } from "../../src/keys/adapters/memory.ts";
+import type { KeyRing } from "../../src/keys/ring.ts";
+import { createKeyRing } from "../../src/keys/setup.ts";
+import { DynamoDbOAuthStore } from "../../src/oauth/adapters/dynamodb.ts";
+import { MemoryOAuthStore } from "../../src/oauth/adapters/memory.ts";
+import { createOAuth, type OAuth } from "../../src/oauth/setup.ts";
 import { type Clock, systemClock } from "../../src/shared/clock.ts";
 import { createDynamoDbClient } from "../../src/shared/dynamodb.ts";
 import { type IdGenerator, ulidGenerator } from "../../src/shared/ids.ts";
@@ -24,10 +34,20 @@ export interface Container {
   readonly log: Logger;
   readonly tenantStore: TenantStore;
   readonly authzStore: AuthzStore;
+  /** The authorization engine on `authzStore`. */
+  readonly authz: AuthzService;
+  /** The authorization API (OpenFGA HTTP API): routes, caches, consistency routing. */
+  readonly authzApi: AuthzHttp;
   readonly tenants: TenantService;
   readonly authenticator: Authenticator;
   /** The DynamoDB client when the store is DynamoDB (for shutdown). */
   readonly dynamodb?: DynamoDBClient;
+  /** Signing keys (local, KMS or KMS envelope) and their rotation. */
+  readonly keyRing: KeyRing;
+  /** The OAuth authorization server: clients, tokens, routes. */
+  readonly oauth: OAuth;
+  /** The KMS client of the KMS signer modes (for shutdown). */
+  readonly kms?: KMSClient;
 }
 
 export interface ContainerOverrides {
@@ -35,6 +55,7 @@ export interface ContainerOverrides {
   readonly ids?: IdGenerator;
   readonly log?: Logger;
   readonly dynamodb?: DynamoDBClient;
+  readonly kms?: KMSClient;
 }
 
 /** Builds the adapters the configuration names; `config.adminKey` must already be resolved. */
@@ -60,7 +81,43 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     authzStore = new MemoryAuthzStore();
   }
   const tenants = new TenantService({ store: tenantStore, clock, ids });
-  const authenticator = anyOf(platformKeyAuthenticator(config.adminKey), apiKeyAuthenticator(tenants));
+  const platformTable = tableNames(config.tablePrefix).platform;
+  const { ring: keyRing, kms } = createKeyRing(config.keys, {
+    store: dynamodb ? new DynamoDbKeyStore(dynamodb, platformTable) : new MemoryKeyStore(),
+    clock,
+    log,
+    region: config.region,
+    ...(overrides.kms ? { kms: overrides.kms } : {}),
+  });
+  const oauth = createOAuth({
+    issuer: config.issuer,
+    ...(config.apiAudience ? { apiAudience: config.apiAudience } : {}),
+    store: dynamodb ? new DynamoDbOAuthStore(dynamodb, platformTable) : new MemoryOAuthStore(),
+    tenants: {
+      isActive: async (id) => {
+        const t = await tenantStore.getTenant(id);
+        return t !== undefined && t.deletedAt === undefined;
+      },
+    },
+    keyRing,
+    clock,
+    ids,
+    log,
+    tokenLifetime: config.tokenLifetime,
+    maxTokenLifetime: config.keys.maxTokenLifetimeSeconds,
+    jwksMaxAgeSeconds: config.keys.jwksMaxAgeSeconds,
+  });
+  const authenticator = anyOf(
+    platformKeyAuthenticator(config.adminKey),
+    apiKeyAuthenticator(tenants),
+    oauth.authenticator,
+  );
+  const { authz, authzApi } = authzOf(
+    config,
+    { store: authzStore, dynamodb, clock, ids, log },
+    tenantStore,
+    authenticator,
+  );
   return {
     config,
     clock,
@@ -68,8 +125,58 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     log,
     tenantStore,
     authzStore,
+    authz,
+    authzApi,
     tenants,
     authenticator,
     ...(dynamodb ? { dynamodb } : {}),
+    keyRing,
+    oauth,
+    ...(kms ? { kms } : {}),
   };
+}
+
+/**
+ * The authorization engine, and its HTTP API with the writer-region fallback of consistency
+ * tokens: with DynamoDB, a service on the authz table's replica in each configured peer region
+ * (global tables keep the table name), created on first use.
+ */
+function authzOf(
+  config: PlatformConfig,
+  d: { store: AuthzStore; dynamodb: DynamoDBClient | undefined; clock: Clock; ids: IdGenerator; log: Logger },
+  tenantStore: TenantStore,
+  authenticator: Authenticator,
+): { authz: AuthzService; authzApi: AuthzHttp } {
+  const options = engineOptions(config.authz);
+  const authz = createAuthzService({ store: d.store, clock: d.clock, ids: d.ids, options });
+  const peers = new Map<string, AuthzService>();
+  const peer = (region: string): AuthzService | undefined => {
+    if (!d.dynamodb || !config.authz.peerRegions.includes(region)) return undefined;
+    let s = peers.get(region);
+    if (!s) {
+      const client = createDynamoDbClient({
+        region,
+        ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
+      });
+      const store = new DynamoDbAuthzStore(client, tableNames(config.tablePrefix).authz);
+      s = createAuthzService({ store, clock: d.clock, ids: d.ids, options });
+      peers.set(region, s);
+    }
+    return s;
+  };
+  const authzApi = createAuthzHttp({
+    service: authz,
+    store: d.store,
+    region: config.region,
+    peer,
+    tenantIsActive: async (id) => {
+      const t = await tenantStore.getTenant(id);
+      return t !== undefined && t.deletedAt === undefined;
+    },
+    authenticator,
+    settings: config.authz,
+    clock: d.clock,
+    log: d.log,
+  });
+  return { authz, authzApi };
 }

@@ -76,6 +76,16 @@ export const API_GROUPS = [
     // token.issued and friends (DESIGN "Audit events").
     emitsEvents: true,
   },
+  {
+    id: "authz",
+    entry: "functions/authz.ts",
+    // The OpenFGA HTTP API (docs/API.md, "Authorization API"); the hot path of product services.
+    routes: ["ANY /stores", "ANY /stores/{proxy+}"],
+    // platform: credentials (API keys, token revocations, verification keys); authz: stores, models, tuples.
+    tables: { platform: "read", authz: "readwrite" },
+    // Authorization decisions are not audited yet.
+    emitsEvents: false,
+  },
 ] as const satisfies readonly FunctionSpec[];
 
 /** Compiles a route key into a matcher (API Gateway semantics: `{proxy+}` is greedy). */
