@@ -2,11 +2,15 @@
  * Builds the Portcullis stacks for a configuration: one stack set per region. Used by `bin/app.ts`
  * and by the infra tests, so both synthesize exactly the same thing.
  *
- * Primary region: Keys (primary signing key, admin secret), Data (global tables), Audit, Api.
- * Other regions: Keys (replica signing key), Audit, Api. The table replicas of those regions are
- * created by the primary Data stack.
+ * Primary region: Keys (primary signing and wrapping keys, KMS roles, admin secret), Data (global
+ * tables), Audit, Api. Other regions: Keys (replica keys, KMS roles), Audit, Api. The table
+ * replicas of those regions are created by the primary Data stack.
+ *
+ * Issuer: `PORTCULLIS_ISSUER` and `PORTCULLIS_API_AUDIENCE` are the same in every region. Without
+ * `issuer`, a single region uses its API endpoint; several regions all use the primary region's
+ * API endpoint (a warning recommends a custom domain), never one URL per region.
  */
-import { type App, type Environment, Tags, Validations } from "aws-cdk-lib";
+import { Annotations, type App, type Environment, Tags, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { FUNCTIONS, type FunctionSpec } from "./config/functions.ts";
 import { stackName } from "./config/names.ts";
@@ -52,10 +56,10 @@ export const buildApp = (
 
   const primaryKeys = new KeysStack(app, stackName(config, "Keys", config.primaryRegion), {
     env: envFor(config.primaryRegion),
-    description: `Portcullis ${config.stage}: primary multi-region signing key and admin key secret`,
+    description: `Portcullis ${config.stage}: primary multi-region token keys, KMS roles and admin key secret`,
     config,
     secretReplicaRegions: others,
-    // The replica keys in other regions need this key's ARN (SSM-backed cross-region reference).
+    // The replica keys in other regions need the keys' ARNs (weak cross-region references).
     crossRegionReferences: others.length > 0,
   });
 
@@ -65,16 +69,20 @@ export const buildApp = (
     config,
   });
 
-  const regions = new Map<string, RegionStacks>();
-  for (const region of config.regions) {
+  // Without a configured issuer, every region of a multi-region deployment uses the primary
+  // region's endpoint (a weak cross-region reference), so it is built first.
+  const sharedIssuerFromPrimary = config.issuer === undefined && others.length > 0;
+  let primaryApi: ApiStack | undefined;
+  const built = new Map<string, RegionStacks>();
+  for (const region of [config.primaryRegion, ...others]) {
     const keys =
       region === config.primaryRegion
         ? primaryKeys
         : new KeysStack(app, stackName(config, "Keys", region), {
             env: envFor(region),
-            description: `Portcullis ${config.stage}: replica of the multi-region signing key`,
+            description: `Portcullis ${config.stage}: replicas of the multi-region token keys, KMS roles`,
             config,
-            primaryKeyArn: primaryKeys.signingKeyArn,
+            primary: { signingKeyArn: primaryKeys.signingKeyArn, wrappingKeyArn: primaryKeys.wrappingKeyArn },
             crossRegionReferences: true,
           });
     const audit = new AuditStack(app, stackName(config, "Audit", region), {
@@ -82,19 +90,32 @@ export const buildApp = (
       description: `Portcullis ${config.stage}: audit event bus`,
       config,
     });
+    const issuer = config.issuer ?? primaryApi?.api.apiEndpoint;
     const api = new ApiStack(app, stackName(config, "Api", region), {
       env: envFor(region),
       description: `Portcullis ${config.stage}: HTTP API and functions`,
       config,
       functions: options.functions ?? FUNCTIONS,
       bus: audit.bus,
-      signingKeyArn: keys.signingKeyArn,
+      ...(issuer === undefined ? {} : { issuer }),
+      crossRegionReferences: sharedIssuerFromPrimary,
     });
-    // Found by name, not by reference: the tables (replicas) and the replicated admin secret.
+    if (region === config.primaryRegion) {
+      primaryApi = api;
+      if (sharedIssuerFromPrimary)
+        Annotations.of(api).addWarningV2(
+          "@portcullis/issuer-default",
+          `No issuer configured: every region uses this region's API endpoint as issuer and API audience, so token issuance and discovery depend on ${region}. Set -c issuer=https://<shared custom domain> (docs/DEPLOY.md "Issuer").`,
+        );
+    }
+    // Found by name, not by reference: the tables (replicas), the replicated admin secret, and the
+    // signer and key admin roles the functions run as.
     api.addStackDependency(data, "tables and their replicas must exist");
     api.addStackDependency(primaryKeys, "the admin key secret (replicated) must exist");
-    regions.set(region, { region, keys, audit, api });
+    if (keys !== primaryKeys) api.addStackDependency(keys, "the KMS roles and key aliases must exist");
+    built.set(region, { region, keys, audit, api });
   }
+  const regions = new Map<string, RegionStacks>(config.regions.map((r) => [r, built.get(r)!]));
 
   // cdk-nag v3 is a policy validation plugin: unacknowledged findings fail `cdk synth`.
   if (options.nag ?? true)

@@ -1,6 +1,6 @@
 /**
  * Physical names and stack ids derived from the stage. Deterministic names let every region find
- * its tables, bus, key alias and admin secret without cross-region references.
+ * its tables, bus, key aliases, roles and admin secret without cross-region references.
  */
 import type { PortcullisConfig } from "./stage.ts";
 
@@ -14,6 +14,25 @@ export const stackName = (config: PortcullisConfig, kind: StackKind, region: str
 /** Alias of the multi-region signing key (same in every region). */
 export const signingKeyAlias = (config: PortcullisConfig): string =>
   `alias/portcullis-${config.stage}-signing`;
+
+/** Alias of the multi-region wrapping key of the `kms-envelope` signer (same in every region). */
+export const wrappingKeyAlias = (config: PortcullisConfig): string =>
+  `alias/portcullis-${config.stage}-token-wrapping`;
+
+/**
+ * Name of a region's signer role: the execution role of the signing function (`signs: true`), the
+ * only principal the key policies let use the signing and wrapping keys. IAM is global, so the
+ * region is part of the name; the key policies name every region's role (`aws:PrincipalArn`).
+ */
+export const signerRoleName = (config: PortcullisConfig, region: string): string =>
+  `portcullis-${config.stage}-signer-${region}`;
+
+/**
+ * Name of a region's key admin role: the execution role of the function serving
+ * `POST /admin/v1/keys/rotate` (creates, tags and replicates signing keys; envelope keys).
+ */
+export const keyAdminRoleName = (config: PortcullisConfig, region: string): string =>
+  `portcullis-${config.stage}-keyadmin-${region}`;
 
 /** Name of the platform admin key secret (replicated to every region under the same name). */
 export const adminKeySecretName = (config: PortcullisConfig): string =>

@@ -2,11 +2,15 @@
  * `ApiFunction`: a NodejsFunction with Portcullis defaults (nodejs22.x, arm64, ESM bundle with source
  * maps, explicit log group, X-Ray) and its own role that starts with nothing but log writes and
  * X-Ray. Every other permission is added with the narrow `grant*` methods below.
+ *
+ * The signing and key rotation functions run as roles of the Keys stack instead (`roleName`): the
+ * key policies name those roles, which hold the KMS grants (lib/constructs/key-policies.ts); the
+ * function adds its other grants to them here, in its own stack.
  */
 import { join } from "node:path";
 import { Duration, Stack, Validations } from "aws-cdk-lib";
 import type { IEventBus } from "aws-cdk-lib/aws-events";
-import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Effect, type IRole, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -44,9 +48,6 @@ export const TABLE_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
   ],
 };
 
-/** Actions a signing function needs on the KMS signing key. */
-export const SIGN_ACTIONS: readonly string[] = ["kms:Sign", "kms:GetPublicKey", "kms:DescribeKey"];
-
 export interface ApiFunctionProps {
   /** Handler file, relative to the repository root; it must export `handler`. */
   readonly entry: string;
@@ -60,11 +61,16 @@ export interface ApiFunctionProps {
   readonly timeout?: Duration;
   /** @default - none */
   readonly description?: string;
+  /**
+   * Name of an existing role (same account) to run as; the function adds its grants to it.
+   * @default - a new role with log writes and X-Ray only
+   */
+  readonly roleName?: string;
 }
 
 export class ApiFunction extends Construct {
   readonly function: NodejsFunction;
-  readonly role: Role;
+  readonly role: IRole;
   readonly logGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
@@ -72,10 +78,13 @@ export class ApiFunction extends Construct {
 
     this.logGroup = new LogGroup(this, "Logs", { retention: props.logRetention });
     // Own role instead of AWSLambdaBasicExecutionRole: logs only to this function's log group.
-    this.role = new Role(this, "Role", {
-      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
-      description: `Portcullis ${id} function`,
-    });
+    this.role =
+      props.roleName === undefined
+        ? new Role(this, "Role", {
+            assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+            description: `Portcullis ${id} function`,
+          })
+        : Role.fromRoleName(this, "Role", props.roleName);
     this.logGroup.grantWrite(this.role);
 
     this.function = new NodejsFunction(this, "Function", {
@@ -107,6 +116,9 @@ export class ApiFunction extends Construct {
         logLevel: LogLevel.WARNING,
       },
     });
+
+    // An existing role gets its grants from a policy in this stack: create it before the function.
+    if (props.roleName !== undefined) this.function.node.addDependency(this.role);
 
     // cdk-nag acknowledgements (the checks run as a policy validation plugin, see lib/app.ts).
     Validations.of(this.role).acknowledge({
@@ -142,17 +154,5 @@ export class ApiFunction extends Construct {
   /** Allows `PutEvents` on the bus. */
   grantPutEvents(bus: IEventBus): void {
     bus.grantPutEventsTo(this.role);
-  }
-
-  /** Allows signing with (and reading the public key of) the given KMS key. */
-  grantSign(keyArn: string): void {
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: "SigningKey",
-        effect: Effect.ALLOW,
-        actions: [...SIGN_ACTIONS],
-        resources: [keyArn],
-      }),
-    );
   }
 }

@@ -1,7 +1,8 @@
 /**
  * API stack (every region): one `ApiFunction` per entry of `lib/config/functions.ts`, the regional
- * HTTP API routing to them, and each function's least-privilege grants. Tables, the admin secret
- * and the key alias are found by their deterministic names, so no cross-region references.
+ * HTTP API routing to them, and each function's least-privilege grants. Tables, the admin secret,
+ * the key aliases and the KMS roles are found by their deterministic names. The only cross-region
+ * value is the default issuer of a multi-region deployment without `issuer` (lib/app.ts).
  */
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
@@ -12,8 +13,16 @@ import { LogGroup } from "aws-cdk-lib/aws-logs";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import { TABLES, type TableId, tableName } from "../../src/shared/tables.ts";
-import { type FunctionSpec, parseRouteKey, validateFunctions } from "../config/functions.ts";
-import { adminKeySecretName, eventBusName, httpApiName, signingKeyAlias } from "../config/names.ts";
+import { type FunctionSpec, parseRouteKey, rotatesKeys, validateFunctions } from "../config/functions.ts";
+import {
+  adminKeySecretName,
+  eventBusName,
+  httpApiName,
+  keyAdminRoleName,
+  signerRoleName,
+  signingKeyAlias,
+  wrappingKeyAlias,
+} from "../config/names.ts";
 import type { PortcullisConfig } from "../config/stage.ts";
 import { ApiFunction } from "../constructs/api-function.ts";
 
@@ -23,9 +32,30 @@ export interface ApiStackProps extends StackProps {
   readonly functions: readonly FunctionSpec[];
   /** This region's audit bus. */
   readonly bus: IEventBus;
-  /** ARN of this region's signing key (primary or replica). */
-  readonly signingKeyArn: string;
+  /**
+   * `PORTCULLIS_ISSUER`, the same in every region: the configured issuer, or the primary region's
+   * API endpoint in a multi-region deployment without one.
+   * @default - this region's API endpoint (single-region deployments only)
+   */
+  readonly issuer?: string;
 }
+
+/**
+ * Signer settings of every function (src/keys/settings.ts). Each function builds the key ring and
+ * refuses local keys with DynamoDB; only the signer and key admin roles may use the keys (IAM and
+ * key policies). Aliases resolve to the key of the function's own region.
+ */
+export const signerEnvironment = (config: PortcullisConfig, region: string): Record<string, string> => {
+  if (config.signer === "kms-envelope")
+    return { PORTCULLIS_SIGNER: "kms-envelope", PORTCULLIS_KMS_WRAPPING_KEY_ID: wrappingKeyAlias(config) };
+  const others = config.regions.filter((r) => r !== region);
+  return {
+    PORTCULLIS_SIGNER: "kms",
+    PORTCULLIS_KMS_KEY_ID: signingKeyAlias(config),
+    // Keys a rotation creates here are replicated to every other region.
+    ...(others.length > 0 ? { PORTCULLIS_KMS_REPLICA_REGIONS: others.join(",") } : {}),
+  };
+};
 
 /** Access log line: one JSON object per request, no request bodies or tokens. */
 const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
@@ -72,16 +102,16 @@ export class ApiStack extends Stack {
     // Same name in every region (replicated from the primary); a partial ARN, which Secrets Manager resolves.
     const adminKeySecret = Secret.fromSecretNameV2(this, "AdminKeySecret", adminKeySecretName(config));
 
+    const issuer = props.issuer ?? this.api.apiEndpoint;
     const environment: Record<string, string> = {
       PORTCULLIS_TABLE_PREFIX: config.tablePrefix,
       PORTCULLIS_REGION: this.region,
       PORTCULLIS_STORE: "dynamodb",
       PORTCULLIS_EVENT_BUS: eventBusName(config),
-      PORTCULLIS_ISSUER: config.issuer ?? this.api.apiEndpoint,
-      // The shared container builds the key ring in every function and refuses local keys with
-      // DynamoDB. The alias resolves to this region's key; only `signs` functions may use it (IAM).
-      PORTCULLIS_SIGNER: "kms",
-      PORTCULLIS_KMS_KEY_ID: signingKeyAlias(config),
+      // Same values in every region: a token issued anywhere verifies everywhere.
+      PORTCULLIS_ISSUER: issuer,
+      PORTCULLIS_API_AUDIENCE: config.apiAudience ?? issuer,
+      ...signerEnvironment(config, this.region),
     };
 
     const functions = new Map<string, ApiFunction>();
@@ -97,6 +127,12 @@ export class ApiStack extends Stack {
         logRetention: config.logRetention,
         ...(spec.memorySize === undefined ? {} : { memorySize: spec.memorySize }),
         ...(spec.timeoutSeconds === undefined ? {} : { timeout: Duration.seconds(spec.timeoutSeconds) }),
+        // The KMS principals live in the Keys stack with their KMS grants (lib/stacks/keys-stack.ts).
+        ...(spec.signs
+          ? { roleName: signerRoleName(config, this.region) }
+          : rotatesKeys(spec)
+            ? { roleName: keyAdminRoleName(config, this.region) }
+            : {}),
         environment: {
           ...environment,
           ...tableEnv,
@@ -111,7 +147,6 @@ export class ApiStack extends Stack {
       }
       if (authenticates) fn.grantSecretRead(adminKeySecret);
       if (spec.emitsEvents) fn.grantPutEvents(props.bus);
-      if (spec.signs) fn.grantSign(props.signingKeyArn);
 
       const integration = new HttpLambdaIntegration(`${spec.id}-integration`, fn.function);
       for (const routeKey of spec.routes) {

@@ -4,6 +4,7 @@ import {
   FUNCTIONS,
   type FunctionSpec,
   parseRouteKey,
+  rotatesKeys,
   validateFunctions,
 } from "../../lib/config/functions.ts";
 import { ConfigError, replicaRegions, resolveConfig } from "../../lib/config/stage.ts";
@@ -22,6 +23,8 @@ describe("resolveConfig", () => {
       account: undefined,
       contributorInsights: false,
       issuer: undefined,
+      apiAudience: undefined,
+      signer: "kms",
     });
     expect(replicaRegions(config)).toEqual(["us-east-1"]);
   });
@@ -46,6 +49,15 @@ describe("resolveConfig", () => {
     ).toEqual(["us-west-2", "eu-central-1"]);
   });
 
+  it("signer mode and API audience", () => {
+    expect(fromContext({ signer: "kms-envelope" }).signer).toBe("kms-envelope");
+    expect(fromContext({ signer: "kms" }).signer).toBe("kms");
+    expect(fromContext({ apiAudience: "https://api.example.com" }).apiAudience).toBe(
+      "https://api.example.com",
+    );
+    expect(fromContext({ apiAudience: "urn:example:platform" }).apiAudience).toBe("urn:example:platform");
+  });
+
   it("account: -c account, then PORTCULLIS_ACCOUNT, then CDK_DEFAULT_ACCOUNT", () => {
     expect(fromContext({ account: "111111111111" }, { CDK_DEFAULT_ACCOUNT: "222222222222" }).account).toBe(
       "111111111111",
@@ -65,6 +77,10 @@ describe("resolveConfig", () => {
     [{ account: "12345" }, /12-digit/],
     [{ logRetentionDays: "42" }, /retention/],
     [{ issuer: "http://insecure.example.com" }, /https/],
+    [{ signer: "local" }, /signer "local" must be one of kms, kms-envelope/],
+    [{ signer: "KMS" }, /signer/],
+    [{ apiAudience: "not a uri" }, /apiAudience/],
+    [{ apiAudience: "https://api.example.com/#frag" }, /without fragment/],
     [{ apiRateLimit: "-1" }, /positive integer/],
   ])("rejects %j", (context, message) => {
     expect(() => fromContext(context)).toThrow(ConfigError);
@@ -75,7 +91,17 @@ describe("resolveConfig", () => {
 describe("functions table", () => {
   it("the shipped table is valid", () => {
     expect(() => validateFunctions(FUNCTIONS)).not.toThrow();
-    expect(FUNCTIONS.map((f) => f.id)).toEqual(expect.arrayContaining(["admin", "health"]));
+    expect(FUNCTIONS.map((f) => f.id)).toEqual(expect.arrayContaining(["admin", "health", "oauth"]));
+  });
+
+  it("oauth: the signing function; admin: the key rotation function", () => {
+    expect(FUNCTIONS.filter((f) => (f as FunctionSpec).signs).map((f) => f.id)).toEqual(["oauth"]);
+    expect(FUNCTIONS.filter(rotatesKeys).map((f) => f.id)).toEqual(["admin"]);
+  });
+
+  it("every authenticating function declares the platform table", () => {
+    for (const f of FUNCTIONS as readonly FunctionSpec[])
+      if (f.authenticates !== false) expect(f.tables.platform, f.id).toBeDefined();
   });
 
   it("splits route keys", () => {
@@ -83,7 +109,12 @@ describe("functions table", () => {
     expect(parseRouteKey("GET /healthz")).toEqual({ method: "GET", path: "/healthz" });
   });
 
-  const base: FunctionSpec = { id: "x", entry: "functions/x.ts", routes: ["GET /x"], tables: {} };
+  const base: FunctionSpec = {
+    id: "x",
+    entry: "functions/x.ts",
+    routes: ["GET /x"],
+    tables: { platform: "read" },
+  };
   it.each([
     [[base, { ...base, routes: ["GET /y"] }], /declared twice/],
     [[base, { ...base, id: "y" }], /served by both/],
@@ -91,6 +122,22 @@ describe("functions table", () => {
     [[{ ...base, entry: "../etc/passwd.ts" }], /under functions/],
     [[{ ...base, authenticates: false }], /publicAccess/],
     [[{ ...base, routes: ["GET healthz"] as unknown as FunctionSpec["routes"] }], /not a route key/],
+    [[{ ...base, tables: { authz: "read" } }], /authenticates callers.*tables\.platform/],
+    [
+      [
+        { ...base, signs: true },
+        { ...base, id: "y", routes: ["GET /y"], signs: true },
+      ],
+      /only one function may sign/,
+    ],
+    [
+      [
+        { ...base, routes: ["ANY /admin/v1/{proxy+}"] },
+        { ...base, id: "y", routes: ["POST /admin/v1/keys/rotate"] },
+      ],
+      /only one function may serve key rotation/,
+    ],
+    [[{ ...base, routes: ["ANY /admin/v1/{proxy+}"], signs: true }], /both sign and rotate/],
   ] as [FunctionSpec[], RegExp][])("rejects %#", (specs, message) => {
     expect(() => validateFunctions(specs)).toThrow(message);
   });

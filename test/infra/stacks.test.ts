@@ -1,98 +1,48 @@
 /**
- * Contract tests of the synthesized stacks: global tables, multi-region signing key, bus, HTTP API
- * routes, function defaults, least-privilege IAM, and cdk-nag. One app (two regions) is synthesized
- * in-process through `buildApp`, exactly as `bin/app.ts` does, without bundling (see bundling.test.ts).
+ * Contract tests of the synthesized stacks: global tables, admin secret, bus, HTTP API routes,
+ * function defaults, least-privilege IAM of every function, and cdk-nag. One app (two regions) is
+ * synthesized in-process through `buildApp`, exactly as `bin/app.ts` does, without bundling (see
+ * bundling.test.ts). Keys, key policies and KMS grants: keys.test.ts; signer modes and issuer:
+ * signer-modes.test.ts.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { App, type CfnResource, type Stack, Validations } from "aws-cdk-lib";
+import { type CfnResource, type Stack, Validations } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp, type PortcullisStacks } from "../../lib/app.ts";
-import { FUNCTIONS, type FunctionSpec } from "../../lib/config/functions.ts";
+import type { PortcullisStacks } from "../../lib/app.ts";
+import { FUNCTIONS, type FunctionSpec, rotatesKeys } from "../../lib/config/functions.ts";
 import { adminKeySecretName, eventBusName, signingKeyAlias, stackName } from "../../lib/config/names.ts";
-import { type PortcullisConfig, resolveConfig } from "../../lib/config/stage.ts";
 import { TABLES, tableName } from "../../src/shared/tables.ts";
-
-type Json = Record<string, unknown>;
-interface Resource {
-  Type: string;
-  Properties?: Json;
-  DeletionPolicy?: string;
-}
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource?: unknown;
-  Principal?: unknown;
-}
+import {
+  actionsOf,
+  asArray,
+  environmentOf,
+  functionStatements,
+  type Json,
+  type Resource,
+  resources,
+  type Statement,
+  type Synth,
+  synthesize,
+} from "./support.ts";
 
 const REGIONS = ["eu-west-1", "us-east-1"] as const;
 const [PRIMARY, REPLICA] = REGIONS;
-const FLAGS = (
-  JSON.parse(readFileSync(new URL("../../cdk.json", import.meta.url), "utf8")) as { context: Json }
-).context;
-
-/** Synthesizes the whole app like `cdk synth` would, minus asset bundling. */
-const synthesize = (
-  context: Json,
-): { app: App; stacks: PortcullisStacks; config: PortcullisConfig; outdir: string } => {
-  const outdir = mkdtempSync(join(tmpdir(), "portcullis-infra-"));
-  const app = new App({ outdir, context: { ...FLAGS, "aws:cdk:bundling-stacks": [], ...context } });
-  const config = resolveConfig({ context: (key) => app.node.tryGetContext(key), env: {} });
-  const stacks = buildApp(app, config);
-  app.synth(); // runs the cdk-nag plugin: throws on unacknowledged findings
-  return { app, stacks, config, outdir };
-};
-
-const resources = (stack: Stack, type: string): Record<string, Resource> =>
-  Template.fromStack(stack).findResources(type) as Record<string, Resource>;
-
-const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-const isAccountRoot = (principal: unknown): boolean => {
-  const aws = (principal as { AWS?: unknown } | undefined)?.AWS;
-  return JSON.stringify(aws ?? null)
-    .replace(/[\s"]/g, "")
-    .endsWith(":root]]}");
-};
-
-/** Every Allow statement attached to a role: its default policy, other policies and inline ones. */
-const roleStatements = (stack: Stack, roleLogicalId: string): Statement[] => {
-  const template = Template.fromStack(stack);
-  const role = template.toJSON().Resources[roleLogicalId] as Resource;
-  expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
-  const inline = asArray(role.Properties?.Policies as { PolicyDocument: { Statement: Statement[] } }[]);
-  const attached = Object.values(resources(stack, "AWS::IAM::Policy")).filter((p) =>
-    JSON.stringify(p.Properties?.Roles).includes(`"${roleLogicalId}"`),
-  );
-  return [
-    ...inline.map((p) => p.PolicyDocument),
-    ...attached.map((p) => p.Properties?.PolicyDocument as { Statement: Statement[] }),
-  ]
-    .flatMap((doc) => doc.Statement)
-    .filter((s) => s.Effect === "Allow");
-};
 
 const functionLogicalIds = (stacks: PortcullisStacks, region: string, spec: FunctionSpec) => {
   const api = stacks.regions.get(region)!.api;
   const fn = api.functions.get(spec.id)!;
-  return {
-    fn: api.getLogicalId(fn.function.node.defaultChild as CfnResource),
-    role: api.getLogicalId(fn.role.node.defaultChild as CfnResource),
-  };
+  return { fn: api.getLogicalId(fn.function.node.defaultChild as CfnResource) };
 };
 
 const specOf = (id: string): FunctionSpec => (FUNCTIONS as readonly FunctionSpec[]).find((f) => f.id === id)!;
 
-let synth: ReturnType<typeof synthesize>;
+let synth: Synth;
 beforeAll(() => {
   synth = synthesize({ stage: "test", regions: REGIONS.join(",") });
 });
-afterAll(() => rmSync(synth.outdir, { recursive: true, force: true }));
+afterAll(() => synth.dispose());
 
 describe("stacks", () => {
   it("creates one stack set per region, data only in the primary", () => {
@@ -174,55 +124,8 @@ describe("data: global tables", () => {
   );
 });
 
-describe("keys", () => {
-  const keyPolicyIsRootOnly = (policy: { Statement: Statement[] }) => {
-    for (const s of policy.Statement.filter((st) => st.Effect === "Allow")) {
-      expect(JSON.stringify(s.Principal ?? null)).not.toMatch(/"\*"/);
-      if (asArray(s.Action).some((a) => a === "kms:*" || a === "*"))
-        expect(isAccountRoot(s.Principal)).toBe(true);
-    }
-  };
-
-  it("primary region: multi-region ECC_NIST_P256 SIGN_VERIFY key, retained, root-only kms:*", () => {
-    const stack = synth.stacks.regions.get(PRIMARY)!.keys;
-    const keys = Object.values(resources(stack, "AWS::KMS::Key"));
-    expect(keys).toHaveLength(1);
-    const key = keys[0]!;
-    expect(key.DeletionPolicy).toBe("Retain");
-    expect(key.Properties).toMatchObject({
-      KeySpec: "ECC_NIST_P256",
-      KeyUsage: "SIGN_VERIFY",
-      MultiRegion: true,
-    });
-    keyPolicyIsRootOnly(key.Properties!.KeyPolicy as { Statement: Statement[] });
-    expect(key.Properties!.Tags).toContainEqual({ Key: "portcullis:purpose", Value: "token-signing" });
-    expect(resources(stack, "AWS::KMS::ReplicaKey")).toEqual({});
-  });
-
-  it("other regions: a replica of the primary key with the same policy shape", () => {
-    const stack = synth.stacks.regions.get(REPLICA)!.keys;
-    expect(resources(stack, "AWS::KMS::Key")).toEqual({});
-    const replicas = Object.values(resources(stack, "AWS::KMS::ReplicaKey"));
-    expect(replicas).toHaveLength(1);
-    const replica = replicas[0]!;
-    expect(replica.DeletionPolicy).toBe("Retain");
-    keyPolicyIsRootOnly(replica.Properties!.KeyPolicy as { Statement: Statement[] });
-    expect(replica.Properties!.Tags).toContainEqual({ Key: "portcullis:purpose", Value: "token-signing" });
-    // The primary key's ARN, read from the primary Keys stack in the primary region.
-    const ref = JSON.stringify(replica.Properties!.PrimaryKeyArn);
-    expect(ref).toContain(stackName(synth.config, "Keys", PRIMARY));
-    expect(ref).toContain(PRIMARY);
-  });
-
-  it("every region has the signing key alias", () => {
-    for (const region of REGIONS) {
-      const aliases = Object.values(resources(synth.stacks.regions.get(region)!.keys, "AWS::KMS::Alias"));
-      expect(aliases.map((a) => a.Properties?.AliasName)).toEqual([signingKeyAlias(synth.config)]);
-      expect(JSON.stringify(aliases[0]!.Properties?.TargetKeyId)).toContain('"Ref":"SigningKey"');
-    }
-  });
-
-  it("admin key secret: generated (no value in the template), replicated to the other regions", () => {
+describe("admin key secret", () => {
+  it("is generated (no value in the template) and replicated to the other regions", () => {
     const secrets = Object.values(
       resources(synth.stacks.regions.get(PRIMARY)!.keys, "AWS::SecretsManager::Secret"),
     );
@@ -306,7 +209,7 @@ describe.each(REGIONS)("api (%s)", (region) => {
       });
       const logGroupId = (p.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
       expect(logGroups[logGroupId]!.Properties?.RetentionInDays).toBe(synth.config.logRetention);
-      const env = (p.Environment as { Variables: Json }).Variables;
+      const env = environmentOf(synth.stacks, region, spec);
       expect(env).toMatchObject({
         NODE_OPTIONS: "--enable-source-maps",
         PORTCULLIS_TABLE_PREFIX: synth.config.tablePrefix,
@@ -316,20 +219,23 @@ describe.each(REGIONS)("api (%s)", (region) => {
         PORTCULLIS_ISSUER: expect.anything(),
         PORTCULLIS_SIGNER: "kms",
         PORTCULLIS_KMS_KEY_ID: signingKeyAlias(synth.config),
+        PORTCULLIS_KMS_REPLICA_REGIONS: REGIONS.filter((r) => r !== region).join(","),
       });
+      expect(env.PORTCULLIS_API_AUDIENCE).toEqual(env.PORTCULLIS_ISSUER);
+      expect(env.PORTCULLIS_KMS_WRAPPING_KEY_ID).toBeUndefined();
       expect("PORTCULLIS_ADMIN_KEY_SECRET_ARN" in env).toBe(spec.authenticates ?? true);
     }
   });
 
   it("IAM: admin reaches only the platform table (and its index), health no table at all", () => {
-    const admin = roleStatements(api(), functionLogicalIds(synth.stacks, region, specOf("admin")).role);
-    const health = roleStatements(api(), functionLogicalIds(synth.stacks, region, specOf("health")).role);
-    const isDynamo = (s: Statement) => asArray(s.Action).some((a) => a.startsWith("dynamodb:") || a === "*");
+    const admin = functionStatements(synth.stacks, region, specOf("admin"));
+    const health = functionStatements(synth.stacks, region, specOf("health"));
+    const isDynamo = (s: Statement) => actionsOf(s).some((a) => a.startsWith("dynamodb:") || a === "*");
 
     const adminDynamo = admin.filter(isDynamo);
     expect(adminDynamo.length).toBeGreaterThan(0);
     for (const s of adminDynamo) {
-      expect(asArray(s.Action)).not.toContain("dynamodb:*");
+      expect(actionsOf(s)).not.toContain("dynamodb:*");
       const targets = asArray(s.Resource).map((r) => JSON.stringify(r));
       for (const t of targets) {
         expect(t).not.toBe('"*"');
@@ -337,37 +243,58 @@ describe.each(REGIONS)("api (%s)", (region) => {
           new RegExp(`:table/${tableName(synth.config.tablePrefix, "platform")}(/index/gsi1)?"`),
         );
       }
-      expect(asArray(s.Action)).toEqual(expect.arrayContaining(["dynamodb:PutItem", "dynamodb:Query"]));
+      expect(actionsOf(s)).toEqual(expect.arrayContaining(["dynamodb:PutItem", "dynamodb:Query"]));
     }
     expect(health.filter(isDynamo)).toEqual([]);
-    expect(health.some((s) => asArray(s.Action).some((a) => a.startsWith("secretsmanager:")))).toBe(false);
+    expect(health.some((s) => actionsOf(s).some((a) => a.startsWith("secretsmanager:")))).toBe(false);
 
-    const secretReads = admin.filter((s) => asArray(s.Action).includes("secretsmanager:GetSecretValue"));
+    const secretReads = admin.filter((s) => actionsOf(s).includes("secretsmanager:GetSecretValue"));
     expect(JSON.stringify(secretReads.map((s) => s.Resource))).toContain(
       `:secret:${adminKeySecretName(synth.config)}-??????`,
     );
   });
 
-  it("IAM: only signers use the signing key (this region's), only emitters put events, no wildcard actions", () => {
-    const keysStack = synth.stacks.regions.get(region)!.keys.stackName;
+  it("IAM: every authenticating function reads the platform table (key ring Query, revocation GetItem)", () => {
+    const platformArn = `:table/${tableName(synth.config.tablePrefix, "platform")}"`; // the table, not an index
+    for (const spec of (FUNCTIONS as readonly FunctionSpec[]).filter((f) => f.authenticates !== false)) {
+      const reads = functionStatements(synth.stacks, region, spec).filter((s) =>
+        asArray(s.Resource).some((r) => JSON.stringify(r).includes(platformArn)),
+      );
+      expect(reads.flatMap(actionsOf)).toEqual(
+        expect.arrayContaining(["dynamodb:Query", "dynamodb:GetItem"]),
+      );
+    }
+  });
+
+  it("IAM: least privilege for every function: no wildcard actions, wildcard resources only where justified", () => {
     for (const spec of FUNCTIONS as readonly FunctionSpec[]) {
-      const statements = roleStatements(api(), functionLogicalIds(synth.stacks, region, spec).role);
-      const actions = statements.flatMap((s) => asArray(s.Action));
-      const kms = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("kms:")));
-      expect(kms.length > 0).toBe(spec.signs ?? false);
-      for (const s of kms) {
-        expect(asArray(s.Action).sort()).toEqual(["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"]);
-        expect(JSON.stringify(s.Resource)).toContain(keysStack);
-      }
-      expect(actions.includes("events:PutEvents")).toBe(spec.emitsEvents ?? false);
+      const statements = functionStatements(synth.stacks, region, spec);
+      const actions = statements.flatMap(actionsOf);
+      // No service-wide or wildcard action (dynamodb:*, kms:*, …) anywhere.
       expect(actions.filter((a) => a.includes("*"))).toEqual([]);
-      // The only wildcard resource is X-Ray's, which has no resource-level permissions.
-      for (const s of statements.filter((st) => JSON.stringify(st.Resource) === '"*"')) {
-        expect(asArray(s.Action).every((a) => a.startsWith("xray:"))).toBe(true);
+      expect(actions.includes("events:PutEvents")).toBe(spec.emitsEvents ?? false);
+      // KMS only for the signer and the key admin (details: keys.test.ts).
+      const kms = actions.filter((a) => a.startsWith("kms:"));
+      expect(kms.length > 0).toBe((spec.signs ?? false) || rotatesKeys(spec));
+      for (const s of statements) {
+        const targets = asArray(s.Resource).map((r) => JSON.stringify(r));
+        // Resource "*": X-Ray (no resource-level permissions) or a conditioned kms:CreateKey.
+        if (targets.includes('"*"')) {
+          const xray = actionsOf(s).every((a) => a.startsWith("xray:"));
+          const createKey = actionsOf(s).join() === "kms:CreateKey" && s.Condition !== undefined;
+          expect(xray || createKey, JSON.stringify(s)).toBe(true);
+        }
+        // Other wildcards: KMS keys that do not exist at deploy time, found by their purpose tag.
+        for (const t of targets.filter((x) => x.includes("*") && x !== '"*"')) {
+          expect(t).toMatch(/:kms:[a-z0-9-]+:",\{"Ref":"AWS::AccountId"\},":key\/\*"/);
+          expect(JSON.stringify(s.Condition)).toMatch(
+            /"aws:(Resource|Request)Tag\/portcullis:purpose":"token-signing"/,
+          );
+        }
       }
       // Tables: exactly the declared ones, by exact ARN.
       const tableArns = statements
-        .filter((st) => asArray(st.Action).some((a) => a.startsWith("dynamodb:")))
+        .filter((st) => actionsOf(st).some((a) => a.startsWith("dynamodb:")))
         .flatMap((st) => asArray(st.Resource).map((r) => JSON.stringify(r).match(/:table\/([^/"]+)/)?.[1]));
       expect([...new Set(tableArns)].sort()).toEqual(
         Object.keys(spec.tables)
@@ -401,12 +328,16 @@ describe("cdk-nag (AwsSolutions)", () => {
     };
     visit(synth.app);
     const ids = new Set(acks.map(([id]) => id.replace(/^annotation::/i, "")));
-    expect([...ids].sort()).toEqual([
-      "AwsSolutions-APIG4",
-      "AwsSolutions-IAM5[Resource::*]",
-      "AwsSolutions-L1",
-      "AwsSolutions-SMG4",
-    ]);
+    expect([...ids].sort()).toEqual(
+      [
+        "AwsSolutions-APIG4",
+        "AwsSolutions-IAM5[Resource::*]",
+        // The signer's and key admin's tag-conditioned KMS grants (keys made by rotation).
+        ...REGIONS.map((r) => `AwsSolutions-IAM5[Resource::arn:aws:kms:${r}:<AWS::AccountId>:key/*]`),
+        "AwsSolutions-L1",
+        "AwsSolutions-SMG4",
+      ].sort(),
+    );
     for (const [, reason] of acks) expect(reason.length).toBeGreaterThan(40);
   });
 
@@ -417,11 +348,32 @@ describe("cdk-nag (AwsSolutions)", () => {
     for (const r of routes)
       expect(r.Metadata?.cdk_nag?.rules_to_suppress.map((x) => x.id)).toContain("AwsSolutions-APIG4");
   });
+
+  it("the oauth routes' justification: public discovery and JWKS, client authentication elsewhere", () => {
+    const oauth = specOf("oauth");
+    expect(oauth.publicAccess).toMatch(/discovery .*JWKS are public by specification/i);
+    expect(oauth.publicAccess).toMatch(
+      /token, introspection and revocation endpoints authenticate OAuth clients/,
+    );
+    expect(oauth.publicAccess).toMatch(/RFC 6749 §2\.3.*RFC 7662.*RFC 7009/);
+    const routes = Object.values(
+      resources(synth.stacks.regions.get(PRIMARY)!.api, "AWS::ApiGatewayV2::Route"),
+    ).filter((r) => oauth.routes.includes(r.Properties?.RouteKey as never));
+    expect(routes).toHaveLength(oauth.routes.length);
+    for (const r of routes)
+      expect(
+        (r.Metadata as { cdk_nag: { rules_to_suppress: { reason: string }[] } }).cdk_nag.rules_to_suppress,
+      ).toContainEqual({ id: "AwsSolutions-APIG4", reason: oauth.publicAccess });
+  });
 });
 
 describe("three regions", () => {
-  it("adds a table replica, a replica key, a bus and an API per extra region", () => {
-    const three = synthesize({ stage: "test", regions: "eu-west-1,us-east-1,ap-southeast-2" });
+  it("adds a table replica, replica keys, KMS roles, a bus and an API per extra region", () => {
+    const three = synthesize({
+      stage: "test",
+      regions: "eu-west-1,us-east-1,ap-southeast-2",
+      issuer: "https://auth.example.com",
+    });
     try {
       for (const table of Object.values(resources(three.stacks.data, "AWS::DynamoDB::GlobalTable"))) {
         expect((table.Properties!.Replicas as Json[]).map((r) => r.Region).sort()).toEqual([
@@ -431,7 +383,8 @@ describe("three regions", () => {
         ]);
       }
       const extra = three.stacks.regions.get("ap-southeast-2")!;
-      expect(Object.keys(resources(extra.keys, "AWS::KMS::ReplicaKey"))).toHaveLength(1);
+      expect(Object.keys(resources(extra.keys, "AWS::KMS::ReplicaKey"))).toHaveLength(2);
+      expect(Object.keys(resources(extra.keys, "AWS::IAM::Role"))).toHaveLength(2);
       expect(Object.keys(resources(extra.audit, "AWS::Events::EventBus"))).toHaveLength(1);
       expect(Object.keys(resources(extra.api, "AWS::ApiGatewayV2::Api"))).toHaveLength(1);
       const secret = Object.values(
@@ -442,7 +395,17 @@ describe("three regions", () => {
         { Region: "ap-southeast-2" },
       ]);
     } finally {
-      rmSync(three.outdir, { recursive: true, force: true });
+      three.dispose();
     }
+  });
+});
+
+describe("stack order", () => {
+  it("each Api stack depends on its region's Keys stack (the roles it runs as)", () => {
+    for (const region of REGIONS) {
+      const { keys, api } = synth.stacks.regions.get(region)!;
+      expect(api.dependencies.map((d: Stack) => d.stackName)).toContain(keys.stackName);
+    }
+    expect(stackName(synth.config, "Keys", PRIMARY)).toBe(synth.stacks.regions.get(PRIMARY)!.keys.stackName);
   });
 });

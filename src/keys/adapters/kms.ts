@@ -182,16 +182,19 @@ export class KmsKeyProvider implements KeyProvider {
         );
         policy = p.Policy;
       }
+      // Tags are not shared between multi-Region keys: every replica gets them too, since the
+      // signer roles' IAM policies select keys by the purpose tag.
+      const tags = Object.entries({ "portcullis:purpose": "token-signing", ...this.#o.tags }).map(([k, v]) => ({
+        TagKey: k,
+        TagValue: v,
+      }));
       const created = await this.#client.send(
         new CreateKeyCommand({
           KeySpec: KMS_SPECS[alg].keySpec,
           KeyUsage: "SIGN_VERIFY",
           MultiRegion: true,
           Description: this.#o.description ?? `Portcullis token signing key (${alg})`,
-          Tags: Object.entries({ "portcullis:purpose": "token-signing", ...this.#o.tags }).map(([k, v]) => ({
-            TagKey: k,
-            TagValue: v,
-          })),
+          Tags: tags,
           ...(policy ? { Policy: policy } : {}),
         }),
       );
@@ -202,6 +205,7 @@ export class KmsKeyProvider implements KeyProvider {
           new ReplicateKeyCommand({
             KeyId: keyId,
             ReplicaRegion: region,
+            Tags: tags,
             ...(policy ? { Policy: policy } : {}),
           }),
         );
