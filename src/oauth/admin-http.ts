@@ -28,6 +28,8 @@ const registrationSchema = z.strictObject({
   jwks: z.strictObject({ keys: z.array(jwkSchema).min(1).max(5) }).optional(),
   resources: z.array(z.string().max(256)).min(1).max(10).optional(),
   access_token_lifetime: z.number().int().optional(),
+  post_logout_redirect_uris: z.array(z.string().max(512)).max(10).optional(),
+  third_party: z.boolean().optional(),
 });
 
 const listQuery = z.object({
@@ -50,6 +52,8 @@ export function clientJson(c: OAuthClient, secret?: string): Record<string, unkn
     resources: c.resources,
     access_token_lifetime: c.accessTokenLifetime,
     ...(c.jwks ? { jwks: { keys: c.jwks } } : {}),
+    ...(c.postLogoutRedirectUris ? { post_logout_redirect_uris: c.postLogoutRedirectUris } : {}),
+    ...(c.thirdParty ? { third_party: true } : {}),
   };
 }
 

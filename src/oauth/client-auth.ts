@@ -69,6 +69,7 @@ export class ClientAuthenticator {
     form: Form,
     endpoint: string,
     log: Logger,
+    options: { allowPublic?: boolean } = {},
   ): Promise<AuthenticatedClient> {
     const authz = req.headers.authorization;
     const basic = authz !== undefined && /^Basic /i.test(authz);
@@ -98,6 +99,12 @@ export class ClientAuthenticator {
     }
     if (assertion)
       return { client: await this.#assertion(form, formId, endpoint, log), method: "private_key_jwt" };
+    // A public client (token_endpoint_auth_method "none") identifies itself with client_id only;
+    // its grants are bound by PKCE and refresh-token rotation instead.
+    if (options.allowPublic && formId !== undefined) {
+      const client = await this.#d.clients.findActive(formId);
+      if (client?.tokenEndpointAuthMethod === "none") return { client, method: "none" };
+    }
     throw invalidClient("Client authentication is required.");
   }
 

@@ -8,7 +8,13 @@ import type { Clock } from "../shared/clock.ts";
 import { notFound, validationError } from "../shared/errors.ts";
 import { hashSecret, type IdGenerator, newSecret } from "../shared/ids.ts";
 import type { Page } from "../tenants/model.ts";
-import { ASSERTION_ALGS, type AuthMethod, type GrantType, type OAuthClient } from "./model.ts";
+import {
+  ASSERTION_ALGS,
+  type AuthMethod,
+  type GrantType,
+  type OAuthClient,
+  PUBLIC_CLIENT_GRANTS,
+} from "./model.ts";
 import type { ClientStore, TenantDirectory } from "./ports.ts";
 import { isResourceIndicator, parseScope } from "./scopes.ts";
 
@@ -29,6 +35,8 @@ export interface ClientRegistration {
   readonly jwks?: { readonly keys: readonly JWK[] };
   readonly resources?: readonly string[];
   readonly access_token_lifetime?: number;
+  readonly post_logout_redirect_uris?: readonly string[];
+  readonly third_party?: boolean;
 }
 
 /** Options of {@link ClientService}. */
@@ -70,7 +78,7 @@ function checkJwk(jwk: JWK, i: number, problems: Problem[]): void {
   }
 }
 
-function checkRedirectUri(uri: string, i: number, problems: Problem[]): void {
+function checkRedirectUri(uri: string, i: number, problems: Problem[], field = "redirect_uris"): void {
   let ok = false;
   try {
     const u = new URL(uri);
@@ -81,7 +89,7 @@ function checkRedirectUri(uri: string, i: number, problems: Problem[]): void {
   }
   if (!ok)
     problems.push({
-      path: `/redirect_uris/${i}`,
+      path: `/${field}/${i}`,
       message: "must be an https (or loopback http) URI without fragment",
     });
 }
@@ -129,6 +137,17 @@ export class ClientService {
     if (new Set(kids).size !== kids.length)
       problems.push({ path: "/jwks", message: "kid values must be unique" });
     for (const [i, u] of (m.redirect_uris ?? []).entries()) checkRedirectUri(u, i, problems);
+    for (const [i, u] of (m.post_logout_redirect_uris ?? []).entries())
+      checkRedirectUri(u, i, problems, "post_logout_redirect_uris");
+    if (method === "none" && grantTypes.some((g) => !PUBLIC_CLIENT_GRANTS.includes(g)))
+      problems.push({
+        path: "/grant_types",
+        message: "a public client (none) may only use authorization_code and refresh_token",
+      });
+    if (grantTypes.includes("authorization_code") && (m.redirect_uris ?? []).length === 0)
+      problems.push({ path: "/redirect_uris", message: "is required for authorization_code" });
+    if (grantTypes.includes("refresh_token") && !grantTypes.includes("authorization_code"))
+      problems.push({ path: "/grant_types", message: "refresh_token needs authorization_code" });
     const resources = [...new Set(m.resources ?? [this.#d.apiAudience])];
     resources.forEach((r, i) => {
       if (!isResourceIndicator(r) && !CLIENT_ID_RE.test(r))
@@ -153,6 +172,10 @@ export class ClientService {
       resources,
       ...(keys.length ? { jwks: keys.map((k) => ({ ...k })) } : {}),
       accessTokenLifetime: lifetime,
+      ...(m.post_logout_redirect_uris?.length
+        ? { postLogoutRedirectUris: [...m.post_logout_redirect_uris] }
+        : {}),
+      ...(m.third_party ? { thirdParty: true } : {}),
     };
   }
 
@@ -160,7 +183,8 @@ export class ClientService {
   async register(tenantId: string, m: ClientRegistration): Promise<{ client: OAuthClient; secret?: string }> {
     await this.#activeTenant(tenantId);
     const base = this.#normalise(m);
-    const usesSecret = base.tokenEndpointAuthMethod !== "private_key_jwt";
+    const usesSecret =
+      base.tokenEndpointAuthMethod !== "private_key_jwt" && base.tokenEndpointAuthMethod !== "none";
     const secret = usesSecret ? newSecret(CLIENT_SECRET_PREFIX) : undefined;
     const client: OAuthClient = {
       ...base,
@@ -188,8 +212,8 @@ export class ClientService {
   /** Issues a new secret (the old one stops working at once); returned once. */
   async rotateSecret(tenantId: string, clientId: string): Promise<{ client: OAuthClient; secret: string }> {
     const c = await this.get(tenantId, clientId);
-    if (c.tokenEndpointAuthMethod === "private_key_jwt")
-      throw validationError("This client authenticates with private_key_jwt and has no secret.");
+    if (c.tokenEndpointAuthMethod === "private_key_jwt" || c.tokenEndpointAuthMethod === "none")
+      throw validationError("This client has no secret.");
     const secret = newSecret(CLIENT_SECRET_PREFIX);
     const client: OAuthClient = { ...c, secretHash: hashSecret(secret), updatedAt: this.#d.clock.now() };
     await this.#d.store.updateClient(client);

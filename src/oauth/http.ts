@@ -14,6 +14,7 @@ import { parseForm } from "./form.ts";
 import { assertGrantAllowed, clientCredentials, tokenExchange } from "./grants.ts";
 import { PATHS, serverMetadata } from "./metadata.ts";
 import { type AccessTokenClaims, GRANT_TYPES, TOKEN_EXCHANGE } from "./model.ts";
+import type { SignIn } from "./signin.ts";
 import { type AccessTokenService, InvalidTokenError } from "./tokens.ts";
 
 /** What the OAuth routes need. */
@@ -26,6 +27,8 @@ export interface OAuthRoutesDeps {
   readonly clock: Clock;
   /** `Cache-Control: max-age` of the JWKS and metadata. @default 300 */
   readonly jwksMaxAgeSeconds?: number;
+  /** The interactive half (authorize, hosted pages, code and refresh grants, userinfo, logout). */
+  readonly signIn?: SignIn;
 }
 
 const PUBLIC_JSON = (maxAge: number) => ({
@@ -49,7 +52,7 @@ function cacheable(
 /** Routes of the `oauth` API group. */
 export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
   const maxAge = d.jwksMaxAgeSeconds ?? 300;
-  const metadata = JSON.stringify(serverMetadata(d.issuer));
+  const metadata = JSON.stringify(serverMetadata(d.issuer, { interactive: d.signIn !== undefined }));
   const url = (p: string) => `${d.issuer}${p}`;
   const noStore = { pragma: "no-cache" };
 
@@ -81,12 +84,19 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
         if (grantType === undefined) throw invalidRequest("grant_type is required.");
         if (!(GRANT_TYPES as readonly string[]).includes(grantType))
           throw new OAuthError("unsupported_grant_type", "This grant type is not supported.");
-        const { client } = await d.clientAuth.authenticate(req, form, url(PATHS.token), ctx.log);
+        const interactive = grantType === "authorization_code" || grantType === "refresh_token";
+        if (interactive && !d.signIn)
+          throw new OAuthError("unsupported_grant_type", "This grant type is not supported.");
+        const { client } = await d.clientAuth.authenticate(req, form, url(PATHS.token), ctx.log, {
+          allowPublic: interactive,
+        });
         assertGrantAllowed(client, grantType);
         const body =
           grantType === TOKEN_EXCHANGE
             ? await tokenExchange(form, client, d.tokens, d.clock)
-            : await clientCredentials(form, client, d.tokens);
+            : interactive
+              ? await d.signIn!.grant(grantType, form, client)
+              : await clientCredentials(form, client, d.tokens);
         ctx.log.debug("token issued", {
           client_id: client.clientId,
           tenant: client.tenantId,
@@ -133,9 +143,13 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
       access: { kind: "public" },
       handler: async (req, ctx) => {
         const form = parseForm(req);
-        const { client } = await d.clientAuth.authenticate(req, form, url(PATHS.revoke), ctx.log);
+        const { client } = await d.clientAuth.authenticate(req, form, url(PATHS.revoke), ctx.log, {
+          allowPublic: d.signIn !== undefined,
+        });
         const token = form.get("token");
         if (token === undefined) throw invalidRequest("token is required.");
+        if (d.signIn && (await d.signIn.revoke(token, client)))
+          return { statusCode: 200, headers: { "cache-control": "no-store" } };
         let claims: AccessTokenClaims;
         try {
           claims = await d.tokens.verify(token);
@@ -168,5 +182,6 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
           ...PUBLIC_JSON(maxAge),
         }),
     },
+    ...(d.signIn?.routes ?? []),
   ];
 }

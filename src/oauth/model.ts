@@ -13,15 +13,29 @@ export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 /** RFC 8693 §3 JWT token type. */
 export const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
 
-/** Grant types the authorization server supports (the machine-to-machine half). */
-export type GrantType = "client_credentials" | typeof TOKEN_EXCHANGE;
+/** Grant types the authorization server supports. */
+export type GrantType = "client_credentials" | typeof TOKEN_EXCHANGE | "authorization_code" | "refresh_token";
 /** Every supported grant type. */
-export const GRANT_TYPES: readonly GrantType[] = ["client_credentials", TOKEN_EXCHANGE];
+export const GRANT_TYPES: readonly GrantType[] = [
+  "client_credentials",
+  TOKEN_EXCHANGE,
+  "authorization_code",
+  "refresh_token",
+];
+/** Grants a public client (`none`) may have: the interactive ones. */
+export const PUBLIC_CLIENT_GRANTS: readonly GrantType[] = ["authorization_code", "refresh_token"];
 
-/** Client authentication methods (RFC 7591 §2 / RFC 7523 / OIDC Core §9); confidential clients only. */
-export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+/** Client authentication methods (RFC 7591 §2 / RFC 7523 / OIDC Core §9); `none` = public client. */
+export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
 /** Every supported client authentication method. */
 export const AUTH_METHODS: readonly AuthMethod[] = [
+  "client_secret_basic",
+  "client_secret_post",
+  "private_key_jwt",
+  "none",
+];
+/** Methods of confidential clients (introspection and revocation need one of these). */
+export const CONFIDENTIAL_AUTH_METHODS: readonly AuthMethod[] = [
   "client_secret_basic",
   "client_secret_post",
   "private_key_jwt",
@@ -74,6 +88,10 @@ export interface OAuthClient {
   readonly secretHash?: string;
   /** Access token lifetime in seconds. Extension metadata. */
   readonly accessTokenLifetime: number;
+  /** OIDC RP-Initiated Logout: where the user may be sent after signing out. */
+  readonly postLogoutRedirectUris?: readonly string[];
+  /** Third-party clients get a consent page; first-party ones (the default) skip it. Extension metadata. */
+  readonly thirdParty?: boolean;
   /** Epoch ms. */
   readonly createdAt: number;
   readonly updatedAt?: number;

@@ -11,7 +11,9 @@ import { accessTokenAuthenticator } from "./authn.ts";
 import { ClientAuthenticator } from "./client-auth.ts";
 import { ClientService } from "./clients.ts";
 import { oauthRoutes } from "./http.ts";
+import { IdTokenService } from "./id-token.ts";
 import type { ClientStore, ReplayCache, RevocationList, TenantDirectory } from "./ports.ts";
+import { createSignIn, type SignIn, type SignInDeps } from "./signin.ts";
 import { AccessTokenService } from "./tokens.ts";
 
 /** Dependencies of {@link createOAuth}. */
@@ -32,6 +34,14 @@ export interface OAuthDeps {
   readonly maxTokenLifetime?: number;
   /** JWKS and metadata `max-age` (s). @default 300 */
   readonly jwksMaxAgeSeconds?: number;
+  /**
+   * End-user sign-in (hosted pages, authorization code + PKCE, refresh tokens, OIDC). Absent: the
+   * machine-to-machine half only.
+   */
+  readonly signIn?: Omit<
+    SignInDeps,
+    "issuer" | "clients" | "tokens" | "idTokens" | "revocations" | "clock" | "log"
+  >;
 }
 
 /** The OAuth module's services, authenticator and routes. */
@@ -45,6 +55,8 @@ export interface OAuth {
   readonly routes: Route[];
   /** Client admin routes (for the `admin` API group). */
   readonly adminRoutes: Route[];
+  /** The interactive half, when configured. */
+  readonly signIn?: SignIn;
 }
 
 /**
@@ -69,6 +81,18 @@ export function createOAuth(d: OAuthDeps): OAuth {
     revocations: d.store,
   });
   const clientAuth = new ClientAuthenticator({ clients, replay: d.store, clock: d.clock, issuer: d.issuer });
+  const signIn = d.signIn
+    ? createSignIn({
+        ...d.signIn,
+        issuer: d.issuer,
+        clients,
+        tokens,
+        idTokens: new IdTokenService({ issuer: d.issuer, keys: d.keyRing, clock: d.clock }),
+        revocations: d.store,
+        clock: d.clock,
+        log: d.log,
+      })
+    : undefined;
   return {
     clients,
     clientAuth,
@@ -82,7 +106,9 @@ export function createOAuth(d: OAuthDeps): OAuth {
       keys: d.keyRing,
       clock: d.clock,
       ...(d.jwksMaxAgeSeconds === undefined ? {} : { jwksMaxAgeSeconds: d.jwksMaxAgeSeconds }),
+      ...(signIn ? { signIn } : {}),
     }),
     adminRoutes: clientRoutes(clients),
+    ...(signIn ? { signIn } : {}),
   };
 }

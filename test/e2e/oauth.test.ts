@@ -112,7 +112,12 @@ describe.each(MODES)("OAuth end to end (signer $signer, store $store)", ({ signe
       expect(m.issuer).toBe(p.url);
       expect(m.token_endpoint).toBe(`${p.url}/oauth/token`);
       expect(m.jwks_uri).toBe(`${p.url}/.well-known/jwks.json`);
-      expect(m.grant_types_supported).toEqual(["client_credentials", EXCHANGE]);
+      expect(m.grant_types_supported).toEqual([
+        "client_credentials",
+        EXCHANGE,
+        "authorization_code",
+        "refresh_token",
+      ]);
       expect(m.token_endpoint_auth_methods_supported).toContain("private_key_jwt");
     }
     const jwks = await fetch(`${p.url}/.well-known/jwks.json`);

@@ -1,0 +1,161 @@
+/**
+ * The sign-in pages: `GET /oauth/login` (email step) and `POST /oauth/login` (email step, then
+ * password step). Every POST needs the login transaction's cookie and CSRF token. Failures show one
+ * generic message whether the email exists, the password is wrong or the user is disabled;
+ * failed attempts are throttled per account and per IP with exponential backoff (429 with
+ * Retry-After) and reported as `login.failed` / `login.throttled` events.
+ */
+import type { HttpResponse, Route } from "../http/types.ts";
+import type { Interaction } from "../sessions/model.ts";
+import { EXPIRED_TEXT, errorPage, interactionOf } from "./authorize.ts";
+import { type Form, parseForm } from "./form.ts";
+import { PATHS } from "./metadata.ts";
+import type { OAuthClient } from "./model.ts";
+import { emailStep, page, passwordStep } from "./pages/html.ts";
+import { ACR_PASSWORD, originOf, redirect, type SignInContext } from "./signin-deps.ts";
+
+/** The one message for every failed sign-in. */
+export const LOGIN_FAILED = "The email address or password is incorrect.";
+export const LOGIN_THROTTLED = "Too many attempts. Wait a moment and try again.";
+const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@]{1,253}$/;
+
+export function loginRoutes(x: SignInContext): Route[] {
+  const emailPage = (
+    client: OAuthClient,
+    i: Interaction,
+    status = 200,
+    email?: string,
+    error?: string,
+  ): HttpResponse =>
+    page(
+      status,
+      "Sign in",
+      emailStep({
+        action: PATHS.login,
+        tx: i.id,
+        csrf: i.csrf,
+        clientName: client.clientName,
+        ...(email !== undefined ? { email } : {}),
+        ...(error ? { error } : {}),
+      }),
+      { formTargets: [originOf(i.params.redirect_uri!)] },
+    );
+  const passwordPage = (
+    client: OAuthClient,
+    i: Interaction,
+    email: string,
+    status = 200,
+    error?: string,
+    extra: Record<string, string> = {},
+  ): HttpResponse => {
+    const res = page(
+      status,
+      "Sign in",
+      passwordStep({
+        action: PATHS.login,
+        tx: i.id,
+        csrf: i.csrf,
+        clientName: client.clientName,
+        email,
+        ...(error ? { error } : {}),
+      }),
+      {
+        formTargets: [originOf(i.params.redirect_uri!)],
+      },
+    );
+    return { ...res, headers: { ...res.headers, ...extra } };
+  };
+
+  const passwordStepPost = async (
+    form: Form,
+    client: OAuthClient,
+    i: Interaction,
+    req: Parameters<Route["handler"]>[0],
+  ): Promise<HttpResponse> => {
+    const email = (form.get("email") ?? "").trim();
+    const password = form.get("password") ?? "";
+    if (!EMAIL_SHAPE.test(email)) return emailPage(client, i, 400, email, "Enter a valid email address.");
+    const ip = req.sourceIp;
+    const request = x.requestInfo(req);
+    const wait = await x.d.throttle.retryAfterMs(i.tenantId, email, ip);
+    if (wait > 0) {
+      x.event({
+        type: "login.throttled",
+        tenant: i.tenantId,
+        reason: "backoff",
+        request,
+        detail: { client_id: client.clientId, retry_after_ms: wait },
+      });
+      return passwordPage(client, i, email, 429, LOGIN_THROTTLED, {
+        "retry-after": String(Math.ceil(wait / 1000)),
+      });
+    }
+    const user = password ? await x.d.users.authenticate(i.tenantId, email, password) : undefined;
+    if (!user) {
+      const next = await x.d.throttle.failed(i.tenantId, email, ip);
+      x.event({
+        type: "login.failed",
+        tenant: i.tenantId,
+        reason: "invalid_credentials",
+        request,
+        detail: { client_id: client.clientId, retry_after_ms: next },
+      });
+      return passwordPage(client, i, email, 401, LOGIN_FAILED);
+    }
+    await x.d.throttle.succeeded(i.tenantId, email);
+    // A new sign-in replaces the browser's previous session (no fixation, no pile-up).
+    const previous = await x.session(req);
+    if (previous) await x.d.sessions.end(previous);
+    const { session, cookie } = await x.d.sessions.create(i.tenantId, user.id, {
+      amr: ["pwd"],
+      acr: ACR_PASSWORD,
+      ip,
+      ...(request.user_agent ? { userAgent: request.user_agent } : {}),
+    });
+    x.event({
+      type: "login.succeeded",
+      tenant: i.tenantId,
+      subject: user.id,
+      request,
+      detail: { client_id: client.clientId, session_id: session.id, amr: ["pwd"] },
+    });
+    const policy = await x.d.sessions.policy(i.tenantId);
+    const sessionCookie = x.cookies.set(x.cookies.session, cookie, policy.absoluteTimeoutSeconds);
+    if (x.needsConsent(client, i.params)) {
+      await x.d.store.putInteraction({ ...i, sessionId: session.id });
+      return redirect(`${PATHS.consent}?tx=${encodeURIComponent(i.id)}`, sessionCookie);
+    }
+    await x.d.store.deleteInteraction(i.id);
+    return redirect(await x.codeRedirect(client, i.params, session), sessionCookie);
+  };
+
+  return [
+    {
+      method: "GET",
+      path: PATHS.login,
+      access: { kind: "public" },
+      handler: async (req) => {
+        const i = await interactionOf(x, req, req.query.tx);
+        const client = i ? await x.d.clients.findActive(i.clientId) : undefined;
+        if (!i || !client) return errorPage(403, EXPIRED_TEXT);
+        return emailPage(client, i, 200, i.params.login_hint);
+      },
+    },
+    {
+      method: "POST",
+      path: PATHS.login,
+      access: { kind: "public" },
+      handler: async (req) => {
+        const form = parseForm(req);
+        const i = await interactionOf(x, req, form.get("tx"), form.get("csrf") ?? null);
+        const client = i ? await x.d.clients.findActive(i.clientId) : undefined;
+        if (!i || !client) return errorPage(403, EXPIRED_TEXT);
+        if (form.get("step") === "password") return passwordStepPost(form, client, i, req);
+        // Email step: where home-realm discovery (SSO redirect by the email's domain) slots in.
+        const email = (form.get("email") ?? "").trim();
+        if (!EMAIL_SHAPE.test(email)) return emailPage(client, i, 400, email, "Enter a valid email address.");
+        return passwordPage(client, i, email);
+      },
+    },
+  ];
+}

@@ -1,0 +1,146 @@
+import { conflict } from "../../shared/errors.ts";
+import type {
+  AuthorizationCode,
+  Interaction,
+  RefreshFamily,
+  Session,
+  SessionPolicy,
+  ThrottleState,
+} from "../model.ts";
+import type { SignInStore } from "../ports.ts";
+
+/** In-memory sign-in store: the embedded default and the reference for the contract. */
+export class MemorySignInStore implements SignInStore {
+  readonly #sessions = new Map<string, Session>();
+  readonly #policies = new Map<string, SessionPolicy>();
+  readonly #codes = new Map<string, AuthorizationCode>();
+  readonly #families = new Map<string, RefreshFamily>();
+  readonly #interactions = new Map<string, Interaction>();
+  readonly #throttle = new Map<string, ThrottleState>();
+
+  async createSession(s: Session): Promise<void> {
+    if (this.#sessions.has(s.id)) throw conflict("Session exists.");
+    this.#sessions.set(s.id, { ...s });
+  }
+
+  async getSession(id: string): Promise<Session | undefined> {
+    const s = this.#sessions.get(id);
+    return s && { ...s };
+  }
+
+  async touchSession(id: string, lastSeenAt: number, idleExpiresAt: number): Promise<void> {
+    const s = this.#sessions.get(id);
+    if (s && s.revokedAt === undefined) this.#sessions.set(id, { ...s, lastSeenAt, idleExpiresAt });
+  }
+
+  async listUserSessions(tenantId: string, userId: string): Promise<Session[]> {
+    return [...this.#sessions.values()]
+      .filter((s) => s.tenantId === tenantId && s.userId === userId)
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((s) => ({ ...s }));
+  }
+
+  async revokeSession(tenantId: string, id: string, at: number): Promise<boolean> {
+    const s = this.#sessions.get(id);
+    if (!s || s.tenantId !== tenantId) return false;
+    if (s.revokedAt === undefined) this.#sessions.set(id, { ...s, revokedAt: at });
+    return true;
+  }
+
+  async getSessionPolicy(tenantId: string): Promise<SessionPolicy | undefined> {
+    const p = this.#policies.get(tenantId);
+    return p && { ...p };
+  }
+
+  async putSessionPolicy(tenantId: string, policy: SessionPolicy): Promise<void> {
+    this.#policies.set(tenantId, { ...policy });
+  }
+
+  async createCode(code: AuthorizationCode): Promise<void> {
+    if (this.#codes.has(code.codeHash)) throw conflict("Code exists.");
+    this.#codes.set(code.codeHash, { ...code });
+  }
+
+  async redeemCode(
+    codeHash: string,
+    at: number,
+  ): Promise<{ code: AuthorizationCode; first: boolean } | undefined> {
+    const c = this.#codes.get(codeHash);
+    if (!c || c.expiresAt <= at) return undefined;
+    if (c.redeemedAt !== undefined) return { code: { ...c }, first: false };
+    const next = { ...c, redeemedAt: at };
+    this.#codes.set(codeHash, next);
+    return { code: { ...next }, first: true };
+  }
+
+  async recordCodeIssued(
+    codeHash: string,
+    issued: { jti: string; jtiExpiresAt: number; familyId?: string },
+  ): Promise<void> {
+    const c = this.#codes.get(codeHash);
+    if (!c) return;
+    this.#codes.set(codeHash, {
+      ...c,
+      issuedJti: issued.jti,
+      issuedJtiExpiresAt: issued.jtiExpiresAt,
+      ...(issued.familyId ? { issuedFamilyId: issued.familyId } : {}),
+    });
+  }
+
+  async createFamily(f: RefreshFamily): Promise<void> {
+    if (this.#families.has(f.id)) throw conflict("Family exists.");
+    this.#families.set(f.id, { ...f });
+  }
+
+  async getFamily(id: string): Promise<RefreshFamily | undefined> {
+    const f = this.#families.get(id);
+    return f && { ...f };
+  }
+
+  async rotateFamily(id: string, expectedHash: string, nextHash: string, _at: number): Promise<boolean> {
+    const f = this.#families.get(id);
+    if (!f || f.revokedAt !== undefined || f.currentHash !== expectedHash) return false;
+    this.#families.set(id, { ...f, currentHash: nextHash, generation: f.generation + 1 });
+    return true;
+  }
+
+  async revokeFamily(id: string, at: number): Promise<void> {
+    const f = this.#families.get(id);
+    if (f && f.revokedAt === undefined) this.#families.set(id, { ...f, revokedAt: at });
+  }
+
+  async putInteraction(i: Interaction): Promise<void> {
+    this.#interactions.set(i.id, { ...i, params: { ...i.params } });
+  }
+
+  async getInteraction(id: string, now: number): Promise<Interaction | undefined> {
+    const i = this.#interactions.get(id);
+    return i && i.expiresAt > now ? { ...i, params: { ...i.params } } : undefined;
+  }
+
+  async deleteInteraction(id: string): Promise<void> {
+    this.#interactions.delete(id);
+  }
+
+  async getThrottle(key: string, now: number): Promise<ThrottleState | undefined> {
+    const t = this.#throttle.get(key);
+    return t && t.expiresAt > now ? { ...t } : undefined;
+  }
+
+  async recordFailure(
+    key: string,
+    now: number,
+    policy: (failures: number) => { lockedUntil: number; expiresAt: number },
+  ): Promise<ThrottleState> {
+    const t = this.#throttle.get(key);
+    const cur = t && t.expiresAt > now ? t : undefined;
+    const failures = (cur?.failures ?? 0) + 1;
+    const next = { failures, ...policy(failures) };
+    this.#throttle.set(key, next);
+    return { ...next };
+  }
+
+  async clearThrottle(key: string): Promise<void> {
+    this.#throttle.delete(key);
+  }
+}

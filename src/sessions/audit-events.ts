@@ -1,0 +1,32 @@
+/**
+ * Sign-in events in the platform's audit envelope (src/audit/events.ts): `login.succeeded`,
+ * `login.failed`, `login.throttled`. Failures name no account (the email may not be one).
+ */
+import type { AuditEventInput } from "../audit/events.ts";
+import type { LoginEvent } from "./throttle.ts";
+
+/** The audit input of a sign-in event; `detail` keeps scalars only. */
+export function loginAuditInput(e: LoginEvent): AuditEventInput {
+  const detail: Record<string, string | number | boolean | null> = {};
+  for (const [k, v] of Object.entries(e.detail ?? {})) {
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean" || v === null) detail[k] = v;
+    else if (Array.isArray(v)) detail[k] = v.join(" ");
+  }
+  const clientId = typeof e.detail?.client_id === "string" ? e.detail.client_id : "unknown";
+  return {
+    tenant: e.tenant,
+    type: e.type,
+    actor: e.subject ? `user:${e.subject}` : "anonymous",
+    resource: `client:${clientId}`,
+    action: "login",
+    decision: e.type === "login.succeeded" ? "allow" : "deny",
+    ...(e.reason ? { reason: e.reason } : {}),
+    request: {
+      id: e.request.request_id,
+      ip: e.request.ip,
+      ...(e.request.user_agent ? { user_agent: e.request.user_agent } : {}),
+    },
+    at: Date.parse(e.time),
+    detail,
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Admin API for sessions: a user's sessions (list, revoke one, revoke all) and the tenant's
+ * session timeouts. Same access as the users API.
+ */
+import { z } from "zod";
+import { json, noContent } from "../http/router.ts";
+import type { Route } from "../http/types.ts";
+import { parseJsonBody } from "../http/validation.ts";
+import { isoTime } from "../shared/clock.ts";
+import { requireTenantAdmin } from "../users/http.ts";
+import type { UserService } from "../users/service.ts";
+import type { Session } from "./model.ts";
+import type { SessionService } from "./service.ts";
+
+const policyBody = z.strictObject({
+  idle_timeout: z
+    .number()
+    .int()
+    .min(60)
+    .max(90 * 86400),
+  absolute_timeout: z
+    .number()
+    .int()
+    .min(60)
+    .max(90 * 86400),
+});
+
+export const sessionJson = (s: Session) => ({
+  id: s.id,
+  user_id: s.userId,
+  created_at: isoTime(s.createdAt),
+  auth_time: isoTime(s.authTime),
+  last_seen_at: isoTime(s.lastSeenAt),
+  idle_expires_at: isoTime(s.idleExpiresAt),
+  expires_at: isoTime(s.absoluteExpiresAt),
+  amr: s.amr,
+  acr: s.acr,
+  ...(s.userAgent ? { user_agent: s.userAgent } : {}),
+  ...(s.ip ? { ip: s.ip } : {}),
+});
+
+/** Admin routes for sessions. */
+export function sessionRoutes(sessions: SessionService, users: UserService): Route[] {
+  const base = "/admin/v1/tenants/{tenantId}/users/{userId}/sessions";
+  const access = { kind: "tenant", param: "tenantId" } as const;
+  return [
+    {
+      method: "GET",
+      path: base,
+      access,
+      handler: async (_req, ctx) => {
+        requireTenantAdmin(ctx);
+        const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
+        return json(200, { sessions: (await sessions.list(u.tenantId, u.id)).map(sessionJson) });
+      },
+    },
+    {
+      method: "DELETE",
+      path: base,
+      access,
+      handler: async (_req, ctx) => {
+        requireTenantAdmin(ctx);
+        const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
+        const n = await sessions.revokeAll(u.tenantId, u.id);
+        ctx.log.info("sessions revoked", { tenant: u.tenantId, user_id: u.id, count: n });
+        return json(200, { revoked: n });
+      },
+    },
+    {
+      method: "DELETE",
+      path: `${base}/{sessionId}`,
+      access,
+      handler: async (_req, ctx) => {
+        requireTenantAdmin(ctx);
+        await sessions.revoke(ctx.params.tenantId!, ctx.params.userId!, ctx.params.sessionId!);
+        ctx.log.info("session revoked", { tenant: ctx.params.tenantId, session_id: ctx.params.sessionId });
+        return noContent();
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/{tenantId}/session-policy",
+      access,
+      handler: async (_req, ctx) => {
+        requireTenantAdmin(ctx);
+        const p = await sessions.policy(ctx.params.tenantId!);
+        return json(200, { idle_timeout: p.idleTimeoutSeconds, absolute_timeout: p.absoluteTimeoutSeconds });
+      },
+    },
+    {
+      method: "PUT",
+      path: "/admin/v1/tenants/{tenantId}/session-policy",
+      access,
+      handler: async (req, ctx) => {
+        requireTenantAdmin(ctx);
+        const b = parseJsonBody(req, policyBody);
+        const p = await sessions.setPolicy(ctx.params.tenantId!, {
+          idleTimeoutSeconds: b.idle_timeout,
+          absoluteTimeoutSeconds: b.absolute_timeout,
+        });
+        return json(200, { idle_timeout: p.idleTimeoutSeconds, absolute_timeout: p.absoluteTimeoutSeconds });
+      },
+    },
+  ];
+}

@@ -1,0 +1,92 @@
+/**
+ * Sign-in state: browser sessions, authorization codes, refresh-token families, login transactions
+ * ("interactions") and failed-login counters. Times are epoch ms.
+ */
+
+/** A browser session, created at sign-in; the cookie carries `<id>.<secret>`, only the hash is stored. */
+export interface Session {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly secretHash: string;
+  readonly createdAt: number;
+  /** When the user authenticated (OIDC `auth_time`, ms). */
+  readonly authTime: number;
+  /** Authentication methods (RFC 8176), e.g. `["pwd"]`. */
+  readonly amr: readonly string[];
+  readonly acr: string;
+  readonly lastSeenAt: number;
+  /** Sliding: lastSeenAt + idle timeout, never after `absoluteExpiresAt`. */
+  readonly idleExpiresAt: number;
+  readonly absoluteExpiresAt: number;
+  readonly revokedAt?: number;
+  readonly userAgent?: string;
+  readonly ip?: string;
+}
+
+/** Idle and absolute session timeouts (seconds), per tenant. */
+export interface SessionPolicy {
+  readonly idleTimeoutSeconds: number;
+  readonly absoluteTimeoutSeconds: number;
+}
+
+/** An authorization code (stored by hash of the code); single use. */
+export interface AuthorizationCode {
+  readonly codeHash: string;
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly codeChallenge: string;
+  readonly scope: readonly string[];
+  readonly nonce?: string;
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly authTime: number;
+  readonly amr: readonly string[];
+  readonly acr: string;
+  readonly expiresAt: number;
+  /** Set on redemption: what it issued (for revocation on replay). */
+  readonly redeemedAt?: number;
+  readonly issuedJti?: string;
+  readonly issuedJtiExpiresAt?: number;
+  readonly issuedFamilyId?: string;
+}
+
+/** A refresh-token family: one chain of rotated tokens; only the current token's hash is valid. */
+export interface RefreshFamily {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly scope: readonly string[];
+  readonly authTime: number;
+  readonly amr: readonly string[];
+  readonly acr: string;
+  readonly currentHash: string;
+  readonly generation: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt?: number;
+}
+
+/** A login transaction: the pending authorization request, bound to a browser by a cookie. */
+export interface Interaction {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly clientId: string;
+  /** CSRF token of the forms of this transaction. */
+  readonly csrf: string;
+  /** The validated authorization request parameters. */
+  readonly params: Readonly<Record<string, string>>;
+  /** Set once the user signed in (waiting for consent). */
+  readonly sessionId?: string;
+  readonly expiresAt: number;
+}
+
+/** Failed-login counter of one key (`acct:<tenant>:<email>` or `ip:<ip>`). */
+export interface ThrottleState {
+  readonly failures: number;
+  readonly lockedUntil: number;
+  readonly expiresAt: number;
+}

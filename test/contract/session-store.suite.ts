@@ -1,0 +1,162 @@
+/**
+ * The sign-in store contract (sessions, codes, refresh-token families, login transactions,
+ * failed-login counters): every adapter runs this suite; any difference is a bug.
+ */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { AuthorizationCode, RefreshFamily, Session } from "../../src/sessions/model.ts";
+import type { SignInStore } from "../../src/sessions/ports.ts";
+import { ulidGenerator } from "../../src/shared/ids.ts";
+
+export type MakeSignInStore = () => SignInStore | Promise<SignInStore>;
+
+const T0 = Date.UTC(2026, 0, 1);
+const rid = () => randomBytes(12).toString("base64url");
+
+function session(tenantId: string, userId: string, extra: Partial<Session> = {}): Session {
+  return {
+    id: ulidGenerator.ulid(),
+    tenantId,
+    userId,
+    secretHash: rid(),
+    createdAt: T0,
+    authTime: T0,
+    amr: ["pwd"],
+    acr: "urn:portcullis:acr:pwd",
+    lastSeenAt: T0,
+    idleExpiresAt: T0 + 3600_000,
+    absoluteExpiresAt: T0 + 86400_000,
+    ...extra,
+  };
+}
+
+export function describeSignInStore(name: string, make: MakeSignInStore): void {
+  describe(`SignInStore contract: ${name}`, () => {
+    it("sessions: create, get, touch, list per user, revoke (tenant-checked)", async () => {
+      const s = await make();
+      const t = ulidGenerator.ulid();
+      const a = session(t, "u1");
+      const b = session(t, "u1");
+      await s.createSession(a);
+      await s.createSession(b);
+      await s.createSession(session(t, "u2"));
+      await expect(s.createSession(a)).rejects.toMatchObject({ code: "conflict" });
+      expect(await s.getSession(a.id)).toEqual(a);
+      await s.touchSession(a.id, T0 + 10, T0 + 7200_000);
+      expect(await s.getSession(a.id)).toMatchObject({ lastSeenAt: T0 + 10, idleExpiresAt: T0 + 7200_000 });
+      expect((await s.listUserSessions(t, "u1")).map((x) => x.id)).toEqual([a.id, b.id]);
+      expect(await s.revokeSession(ulidGenerator.ulid(), a.id, T0 + 20)).toBe(false);
+      expect(await s.revokeSession(t, a.id, T0 + 20)).toBe(true);
+      expect(await s.revokeSession(t, a.id, T0 + 30)).toBe(true);
+      expect((await s.getSession(a.id))?.revokedAt).toBe(T0 + 20);
+      // A revoked session no longer slides.
+      await s.touchSession(a.id, T0 + 40, T0 + 9000_000);
+      expect((await s.getSession(a.id))?.lastSeenAt).toBe(T0 + 10);
+      expect(await s.getSession(ulidGenerator.ulid())).toBeUndefined();
+      expect(await s.getSessionPolicy(t)).toBeUndefined();
+      await s.putSessionPolicy(t, { idleTimeoutSeconds: 600, absoluteTimeoutSeconds: 3600 });
+      expect(await s.getSessionPolicy(t)).toEqual({ idleTimeoutSeconds: 600, absoluteTimeoutSeconds: 3600 });
+    });
+
+    it("codes: redeemed once, replay visible, expiry honoured, issued tokens recorded", async () => {
+      const s = await make();
+      const code: AuthorizationCode = {
+        codeHash: rid(),
+        tenantId: "t",
+        clientId: "c",
+        redirectUri: "https://rp.example.com/cb",
+        codeChallenge: rid(),
+        scope: ["openid"],
+        nonce: "n",
+        sessionId: "s",
+        userId: "u",
+        authTime: T0,
+        amr: ["pwd"],
+        acr: "a",
+        expiresAt: T0 + 60_000,
+      };
+      await s.createCode(code);
+      await expect(s.createCode(code)).rejects.toMatchObject({ code: "conflict" });
+      const results = await Promise.all([
+        s.redeemCode(code.codeHash, T0 + 1),
+        s.redeemCode(code.codeHash, T0 + 1),
+      ]);
+      expect(results.filter((r) => r?.first).length).toBe(1);
+      await s.recordCodeIssued(code.codeHash, { jti: "j1", jtiExpiresAt: T0 + 600_000, familyId: "f1" });
+      const again = await s.redeemCode(code.codeHash, T0 + 2);
+      expect(again?.first).toBe(false);
+      expect(again?.code).toMatchObject({ issuedJti: "j1", issuedFamilyId: "f1", redeemedAt: T0 + 1 });
+      expect(await s.redeemCode(code.codeHash, T0 + 60_000)).toBeUndefined();
+      expect(await s.redeemCode(rid(), T0)).toBeUndefined();
+    });
+
+    it("refresh families: compare-and-swap rotation, revocation stops rotation", async () => {
+      const s = await make();
+      const f: RefreshFamily = {
+        id: rid(),
+        tenantId: "t",
+        clientId: "c",
+        userId: "u",
+        sessionId: "s",
+        scope: ["openid", "offline_access"],
+        authTime: T0,
+        amr: ["pwd"],
+        acr: "a",
+        currentHash: "h0",
+        generation: 0,
+        createdAt: T0,
+        expiresAt: T0 + 86400_000,
+      };
+      await s.createFamily(f);
+      expect(await s.rotateFamily(f.id, "h0", "h1", T0)).toBe(true);
+      expect(await s.rotateFamily(f.id, "h0", "hX", T0)).toBe(false);
+      expect(await s.getFamily(f.id)).toMatchObject({ currentHash: "h1", generation: 1 });
+      const both = await Promise.all([
+        s.rotateFamily(f.id, "h1", "h2a", T0),
+        s.rotateFamily(f.id, "h1", "h2b", T0),
+      ]);
+      expect(both.filter(Boolean).length).toBe(1);
+      await s.revokeFamily(f.id, T0 + 5);
+      await s.revokeFamily(f.id, T0 + 9);
+      const cur = await s.getFamily(f.id);
+      expect(cur?.revokedAt).toBe(T0 + 5);
+      expect(await s.rotateFamily(f.id, cur!.currentHash, "h3", T0)).toBe(false);
+      expect(await s.getFamily(rid())).toBeUndefined();
+    });
+
+    it("interactions expire; throttle counters count, expire and clear", async () => {
+      const s = await make();
+      const id = rid();
+      await s.putInteraction({
+        id,
+        tenantId: "t",
+        clientId: "c",
+        csrf: "x",
+        params: { state: "s" },
+        expiresAt: T0 + 1000,
+      });
+      expect((await s.getInteraction(id, T0))?.params).toEqual({ state: "s" });
+      expect(await s.getInteraction(id, T0 + 1000)).toBeUndefined();
+      await s.deleteInteraction(id);
+      expect(await s.getInteraction(id, T0)).toBeUndefined();
+
+      const k = `acct:${rid()}`;
+      const policy = (f: number) => ({ lockedUntil: T0 + f * 1000, expiresAt: T0 + 60_000 });
+      expect(await s.getThrottle(k, T0)).toBeUndefined();
+      expect(await s.recordFailure(k, T0, policy)).toEqual({
+        failures: 1,
+        lockedUntil: T0 + 1000,
+        expiresAt: T0 + 60_000,
+      });
+      await Promise.all([s.recordFailure(k, T0, policy), s.recordFailure(k, T0, policy)]);
+      expect((await s.getThrottle(k, T0))?.failures).toBe(3);
+      // Expired counters start again.
+      expect(
+        (await s.recordFailure(k, T0 + 60_000, (f) => ({ lockedUntil: 0, expiresAt: T0 + 120_000 + f })))
+          ?.failures,
+      ).toBe(1);
+      await s.clearThrottle(k);
+      expect(await s.getThrottle(k, T0)).toBeUndefined();
+    });
+  });
+}
