@@ -40,6 +40,10 @@ export const ROLES = ["reader", "triager", "writer", "maintainer", "admin"] as c
 export const LIST_USER = "user:lister";
 export const LIST_REPOS = 1000;
 
+/** The nested-team chain (depth 3) for the round-trip measurement. */
+export const DEEP_REPO = "repo:deep";
+export const DEEP_USER = "user:deep";
+
 export interface BenchData {
   readonly users: number;
   readonly repos: number;
@@ -106,6 +110,13 @@ export function generate(scale = 1): BenchData {
       });
     }
   }
+  // A chain for the round-trip measurement: repo:deep → team:deep1 ⊃ team:deep2 ⊃ team:deep3 ∋ user:deep
+  // (plus the repo's organization): a check on repo:deep needs 4 levels of reads.
+  tuples.push({ object: DEEP_REPO, relation: "owner", user: "organization:o0" });
+  tuples.push({ object: DEEP_REPO, relation: "reader", user: "team:deep1#member" });
+  tuples.push({ object: "team:deep1", relation: "member", user: "team:deep2#member" });
+  tuples.push({ object: "team:deep2", relation: "member", user: "team:deep3#member" });
+  tuples.push({ object: "team:deep3", relation: "member", user: DEEP_USER });
   tuples.push({ object: "team:lister-team", relation: "member", user: LIST_USER });
   for (let r = 0; r < LIST_REPOS; r++) {
     tuples.push({ object: `repo:lo${r}`, relation: "reader", user: "team:lister-team#member" });

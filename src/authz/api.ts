@@ -44,6 +44,12 @@ export interface AuthzOptions {
    * with stores that report their revision synchronously (memory). 0 disables. @default 100000
    */
   readonly checkCacheSize?: number;
+  /**
+   * Sub-problem results (e.g. `team:x#member` for a user, reached over a userset or tuple-to-userset)
+   * kept per container across requests, keyed by store, model and the store's head revision; used only
+   * with stores that report their revision synchronously (memory). 0 disables. @default 200000
+   */
+  readonly subproblemCacheSize?: number;
   /** Use the batched async store reads even when the store offers synchronous ones (tests). @default false */
   readonly forceBatchedReads?: boolean;
 }

@@ -33,13 +33,16 @@ import type { ModelRegistry } from "./models.ts";
 import { decodeToken, encodeToken } from "./pagination.ts";
 import type { AuthzStore, SyncTupleReader } from "./ports.ts";
 import { ContextualTuples, StoreView, TupleSource } from "./reader.ts";
+import type { SubproblemCache, UserResults } from "./subproblem-cache.ts";
 import {
   checkQueryKey,
   checkUser,
   isValidRelation,
+  type ParsedUser,
   parseUser,
   splitObject,
   tupleString,
+  USER_USERSET,
   validateTupleForWrite,
 } from "./tuples.ts";
 import type { RelationDef, TypeSystem } from "./typesystem.ts";
@@ -49,6 +52,8 @@ export interface QueryDeps {
   /** The store's synchronous reads, when it has them (and batched reads are not forced). */
   readonly sync: SyncTupleReader | undefined;
   readonly cache: CheckCache;
+  /** Cross-request sub-problem results (sync stores only). */
+  readonly subproblems: SubproblemCache;
   readonly models: ModelRegistry;
   readonly clock: Clock;
   readonly options: Required<AuthzOptions>;
@@ -91,6 +96,49 @@ function outcomeError(o: Outcome, run: CheckRun): AuthzError | undefined {
   return undefined;
 }
 
+/** Parsed users by user string (parsing is pure and requests repeat users); bounded, cleared when full. */
+const parsedUsers = new Map<string, ParsedUser>();
+
+/**
+ * The hot path of Check's input validation: accepts only what `checkQueryKey` accepts (printable
+ * ASCII objects, known type and relation, a well-formed user of a known type) and returns the
+ * relation; undefined means "not sure": the caller runs the full validation for its exact message.
+ */
+function fastCheckKey(
+  ts: TypeSystem,
+  object: string,
+  relation: string,
+  user: string,
+): RelationDef | undefined {
+  if (typeof object !== "string" || typeof relation !== "string" || typeof user !== "string")
+    return undefined;
+  const n = object.length;
+  if (n < 3 || n > 256) return undefined;
+  let colon = -1;
+  for (let i = 0; i < n; i++) {
+    const c = object.charCodeAt(i);
+    if (c <= 32 || c >= 127 || c === 35 /* # */) return undefined;
+    if (c === 58 /* : */) {
+      if (colon >= 0) return undefined;
+      colon = i;
+    } else if (c === 64 /* @ */ && colon < 0) return undefined;
+  }
+  if (colon <= 0 || colon === n - 1 || colon > 254) return undefined;
+  if (colon === n - 2 && object.charCodeAt(n - 1) === 42 /* * */) return undefined;
+  const def = ts.relation(object.slice(0, colon), relation);
+  if (def === undefined || !def.validName) return undefined;
+  let u = parsedUsers.get(user);
+  if (u === undefined) {
+    u = parseUser(user);
+    if (u === undefined) return undefined;
+    if (parsedUsers.size >= 10_000) parsedUsers.clear();
+    parsedUsers.set(user, u);
+  }
+  if (!ts.hasType(u.type)) return undefined;
+  if (u.kind === USER_USERSET && ts.relation(u.type, u.relation) === undefined) return undefined;
+  return def;
+}
+
 interface PreparedCheck {
   readonly run: CheckRun;
   readonly object: string;
@@ -104,17 +152,46 @@ function prepareCheck(
   tupleKey: CheckRequest["tupleKey"],
   ctxKeys: readonly TupleKey[] | undefined,
   context: unknown,
+  cacheable: boolean,
 ): PreparedCheck {
   if (typeof tupleKey !== "object" || tupleKey === null) throw validationError("tuple_key is required");
   const { object, relation, user } = tupleKey;
-  const reason = checkQueryKey(ts, object, relation, user);
-  if (reason) throw validationError(`Invalid tuple '${object}#${relation}@${user}'. Reason: ${reason}`);
+  let def = fastCheckKey(ts, object, relation, user);
+  let u: ParsedUser;
+  if (def !== undefined) u = parsedUsers.get(user)!;
+  else {
+    const reason = checkQueryKey(ts, object, relation, user);
+    if (reason) throw validationError(`Invalid tuple '${object}#${relation}@${user}'. Reason: ${reason}`);
+    u = parseUser(user)!;
+    def = ts.relation(splitObject(object)![0], relation)!;
+  }
   const ctx = contextualTuples(deps, ts, ctxKeys);
   const ctxObj = contextOf(context);
-  const u = parseUser(user)!;
-  const def = ts.relation(splitObject(object)![0], relation)!;
-  const run = new CheckRun(ts, new TupleSource(view, ctx), u, ctxObj, deps.options.maxResolutionDepth);
+  const shared = cacheable && ctx === undefined ? sharedResults(deps, view, ts, u.str) : undefined;
+  const run = new CheckRun(
+    ts,
+    new TupleSource(view, ctx),
+    u,
+    ctxObj,
+    deps.options.maxResolutionDepth,
+    shared,
+  );
   return { run, object, def };
+}
+
+/**
+ * The user's cross-request sub-problem results, for stores that tell their head revision
+ * synchronously (the whole check then runs before any write can move it).
+ */
+function sharedResults(
+  deps: QueryDeps,
+  view: StoreView,
+  ts: TypeSystem,
+  user: string,
+): UserResults | undefined {
+  const sync = view.sync;
+  if (sync === undefined || !deps.subproblems.enabled) return undefined;
+  return deps.subproblems.forUser(view.storeId, ts.id, sync.headRevisionSync(view.storeId) ?? "", user);
 }
 
 /**
@@ -171,7 +248,16 @@ function checkWith(
   req: CheckRequest,
 ): CheckResponse | Promise<CheckResponse> {
   const view = new StoreView(req.storeId, deps.store, { forceBatched: deps.options.forceBatchedReads });
-  const { run, object, def } = prepareCheck(deps, ts, view, req.tupleKey, req.contextualTuples, req.context);
+  const cacheable = !req.explain && req.consistency !== "HIGHER_CONSISTENCY";
+  const { run, object, def } = prepareCheck(
+    deps,
+    ts,
+    view,
+    req.tupleKey,
+    req.contextualTuples,
+    req.context,
+    cacheable,
+  );
   const r = run.root(object, def);
   if (r === WAIT)
     return settle(view, () => run.root(object, def)).then((o) => finishCheck(run, view, object, def, o, req));
@@ -224,13 +310,14 @@ export async function batchCheck(deps: QueryDeps, req: BatchCheckRequest): Promi
   }
   const ts = await deps.models.resolve(req.storeId, req.authorizationModelId);
   const view = new StoreView(req.storeId, deps.store, { forceBatched: deps.options.forceBatchedReads });
+  const cacheable = req.consistency !== "HIGHER_CONSISTENCY";
   const result: Record<string, BatchCheckResult> = {};
   const open: { id: string; p: PreparedCheck }[] = [];
   for (const c of checks) {
     try {
       open.push({
         id: c.correlationId,
-        p: prepareCheck(deps, ts, view, c.tupleKey, c.contextualTuples, c.context),
+        p: prepareCheck(deps, ts, view, c.tupleKey, c.contextualTuples, c.context, cacheable),
       });
     } catch (e) {
       if (!(e instanceof AuthzError)) throw e;

@@ -9,11 +9,11 @@
  *   reads of one resolution step as ONE call per port method (all in parallel), and the evaluation
  *   re-runs with the answers cached. So the reads of all concurrently explored branches travel together.
  */
+import { type IndexedObjectTuples, indexed } from "./indexed-tuples.ts";
 import type { Tuple, TupleKey } from "./model.ts";
 import {
   isSyncTupleReader,
   type ObjectRelationQuery,
-  type ObjectTuples,
   type ReverseQuery,
   type SyncTupleReader,
   type TupleLookup,
@@ -76,9 +76,10 @@ export class StoreView {
     this.#a = this.sync ? undefined : newAsyncState();
   }
 
-  /** Sync mode only: the store's index of `object`. */
-  object(object: string): ObjectTuples | undefined {
-    return this.sync!.readObjectSync(this.storeId, object);
+  /** Sync mode only: the store's index of `object`, with the engine's read capability. */
+  indexed(object: string): IndexedObjectTuples | undefined {
+    const o = this.sync!.readObjectSync(this.storeId, object);
+    return o === undefined ? undefined : indexed(o);
   }
 
   exact(object: string, relation: string, user: string): Tuple | undefined | Pending {

@@ -41,6 +41,7 @@ import {
   listUsersQuery,
   type QueryDeps,
 } from "./queries.ts";
+import { SubproblemCache } from "./subproblem-cache.ts";
 import { readChanges, readTuples, type TupleApiDeps, writeTuples } from "./tuple-api.ts";
 import { checkQueryKey, tupleString, validateTupleForWrite } from "./tuples.ts";
 
@@ -68,6 +69,7 @@ const DEFAULTS: Required<AuthzOptions> = {
   modelCacheSize: 500,
   latestModelTtlMs: 1000,
   checkCacheSize: 100_000,
+  subproblemCacheSize: 200_000,
   forceBatchedReads: false,
 };
 
@@ -102,6 +104,7 @@ export class AuthzService {
       store: this.#store,
       sync: !options.forceBatchedReads && isSyncTupleReader(this.#store) ? this.#store : undefined,
       cache: new CheckCache(options.checkCacheSize),
+      subproblems: new SubproblemCache(options.subproblemCacheSize),
       models: this.#models,
       clock: this.#clock,
       options,

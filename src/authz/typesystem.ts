@@ -7,7 +7,9 @@
  * looks names up in the model again.
  */
 import { type CompiledCondition, compileConditions } from "./conditions.ts";
+import { internalize } from "./intern.ts";
 import type { AuthorizationModel, AuthorizationModelInput, RelationReference, Userset } from "./model.ts";
+import { isValidRelation } from "./tuples.ts";
 
 /** Rewrite node kinds (literal numbers: cheap switch on the hot path). */
 export const N_THIS = 0;
@@ -33,6 +35,19 @@ export interface TtuNode {
   tuplesetDef: RelationDef;
   /** Target relation per parent object type (types of the tupleset that define `computed`). */
   readonly targets: Map<string, RelationDef>;
+  /** Per parent object type: its target and the conditions the tupleset allows (both must exist). */
+  readonly hops: Map<string, Hop>;
+}
+
+/**
+ * A precompiled edge to another object, for the evaluator's hot path: the relation resolved on the
+ * other object and the condition names the stored tuple may carry.
+ */
+export interface Hop {
+  readonly target: RelationDef;
+  readonly conds: ConditionSet;
+  /** The outcome of a tuple WITHOUT condition on this edge: 1 when allowed, else 0. */
+  readonly plain: 0 | 1;
 }
 export interface SetNode {
   readonly kind: typeof N_UNION | typeof N_INTERSECTION;
@@ -63,10 +78,14 @@ export interface RelationDef {
   readonly name: string;
   /** Index of the relation within its type (0 … typeSize-1): per-object memo slots. */
   ord: number;
+  /** Index of the relation within the model (dense, 0 …): keys the sub-problem cache. */
+  uid: number;
   /** Number of relations of `type`. */
   typeSize: number;
   /** `#name`, for building `object#relation` keys without extra concatenations. */
   readonly hashName: string;
+  /** The name passes the query grammar for relations (`isValidRelation`): checked once here. */
+  readonly validName: boolean;
   rewrite: RewriteNode;
   /** The rewrite contains `this`. */
   readonly assignable: boolean;
@@ -83,6 +102,17 @@ export interface RelationDef {
   readonly reach: Set<string>;
   /** Reverse edges leaving this relation (list-objects). */
   readonly out: ReverseEdge[];
+  /**
+   * Hot-path tables indexed by the typesystem's user-kind id (`TypeSystem.kindOf`): whether the
+   * relation can hold that kind at all (`reach`), and the conditions of the direct type restriction
+   * that admits the user's own tuple (`[user]` for `user:x`, `[user:*]` for `user:*`,
+   * `[group#member]` for `group:x#member`) and, for object users, the wildcard tuple `type:*`.
+   */
+  reachable: Uint8Array;
+  directByKind: (ConditionSet | undefined)[];
+  wildcardByKind: (ConditionSet | undefined)[];
+  /** Userset restrictions by `type#relation`, precompiled. */
+  readonly usersetHops: Map<string, Hop>;
   /** The relation is the tupleset of at least one tuple-to-userset. */
   isTupleset: boolean;
   /** `this` sits under an intersection or an exclusion base: direct hits need a check (list-objects). */
@@ -101,6 +131,8 @@ export class TypeSystem {
   readonly conditions: ReadonlyMap<string, CompiledCondition>;
   /** Object user type → relations that accept that type (or its wildcard) directly. */
   readonly directEntries: ReadonlyMap<string, readonly RelationDef[]>;
+  /** User kinds (`type`, `type:*`, `type#relation`) → dense ids for the hot-path tables. */
+  readonly #kinds = new Map<string, number>();
   readonly #relevance = new Map<RelationDef, ReadonlySet<RelationDef>>();
 
   constructor(model: AuthorizationModel, compiled?: ReadonlyMap<string, CompiledCondition>) {
@@ -108,17 +140,20 @@ export class TypeSystem {
     this.id = model.id;
     this.conditions = compiled ?? compileConditions(model.conditions);
     const types = new Map<string, TypeInfo>();
+    let uid = 0;
     for (const td of model.type_definitions) {
       const relations = new Map<string, RelationDef>();
       const names = Object.keys(td.relations ?? {});
+      const type = internalize(td.type);
       names.forEach((name, ord) => {
         const restrictions = td.metadata?.relations?.[name]?.directly_related_user_types ?? [];
-        const def = newRelationDef(td.type, name, restrictions);
+        const def = newRelationDef(type, internalize(name), restrictions);
         def.ord = ord;
+        def.uid = uid++;
         def.typeSize = names.length;
         relations.set(name, def);
       });
-      types.set(td.type, { name: td.type, relations });
+      types.set(type, { name: type, relations });
     }
     this.types = types;
     for (const t of types.values()) {
@@ -150,6 +185,45 @@ export class TypeSystem {
       }
     }
     this.directEntries = entries;
+    this.#compileHotPath();
+  }
+
+  /** The dense id of a user kind (`ParsedUser.reachKey`), or -1 when the model has no such kind. */
+  kindOf(reachKey: string): number {
+    return this.#kinds.get(reachKey) ?? -1;
+  }
+
+  #compileHotPath(): void {
+    const kinds = this.#kinds;
+    for (const t of this.types.values()) {
+      kinds.set(internalize(t.name), kinds.size);
+      kinds.set(internalize(`${t.name}:*`), kinds.size);
+      for (const r of t.relations.keys()) kinds.set(internalize(`${t.name}#${r}`), kinds.size);
+    }
+    for (const t of this.types.values()) {
+      for (const def of t.relations.values()) {
+        def.reachable = new Uint8Array(kinds.size);
+        def.directByKind = new Array(kinds.size).fill(undefined);
+        def.wildcardByKind = new Array(kinds.size).fill(undefined);
+        for (const [key, id] of kinds) {
+          if (def.reach.has(key)) def.reachable[id] = 1;
+          const hash = key.indexOf("#");
+          if (hash >= 0) def.directByKind[id] = def.usersetTypes.get(key);
+          else if (key.endsWith(":*")) def.directByKind[id] = def.wildcardTypes.get(key.slice(0, -2));
+          else {
+            def.directByKind[id] = def.directTypes.get(key);
+            def.wildcardByKind[id] = def.wildcardTypes.get(key);
+          }
+        }
+        for (const [target, conds] of def.usersetDefs) {
+          def.usersetHops.set(internalize(`${target.type}#${target.name}`), {
+            target,
+            conds,
+            plain: conds.has("") ? 1 : 0,
+          });
+        }
+      }
+    }
   }
 
   relation(type: string, relation: string): RelationDef | undefined {
@@ -201,11 +275,15 @@ export class TypeSystem {
       const tuplesetDef = this.#rel(def.type, tupleset);
       tuplesetDef.isTupleset = true;
       const targets = new Map<string, RelationDef>();
-      for (const parentType of tuplesetDef.directTypes.keys()) {
+      const hops = new Map<string, Hop>();
+      for (const [parentType, conds] of tuplesetDef.directTypes) {
         const t = this.relation(parentType, computed);
-        if (t) targets.set(parentType, t);
+        if (t) {
+          targets.set(parentType, t);
+          hops.set(internalize(parentType), { target: t, conds, plain: conds.has("") ? 1 : 0 });
+        }
       }
-      return { kind: N_TTU, tupleset, computed, tuplesetDef, targets };
+      return { kind: N_TTU, tupleset, computed, tuplesetDef, targets, hops };
     }
     if (us.union) return { kind: N_UNION, children: us.union.child.map((c) => this.#compile(def, c)) };
     if (us.intersection) {
@@ -310,7 +388,7 @@ function newRelationDef(type: string, name: string, restrictions: readonly Relat
   const usersetTypes = new Map<string, Set<string>>();
   for (const r of restrictions) {
     const map = r.wildcard ? wildcardTypes : r.relation ? usersetTypes : directTypes;
-    const key = r.relation && !r.wildcard ? `${r.type}#${r.relation}` : r.type;
+    const key = internalize(r.relation && !r.wildcard ? `${r.type}#${r.relation}` : r.type);
     const set = map.get(key);
     if (set) set.add(r.condition ?? "");
     else map.set(key, new Set([r.condition ?? ""]));
@@ -319,8 +397,10 @@ function newRelationDef(type: string, name: string, restrictions: readonly Relat
     type,
     name,
     ord: 0,
+    uid: 0,
     typeSize: 1,
     hashName: `#${name}`,
+    validName: isValidRelation(name),
     rewrite: { kind: N_THIS },
     assignable: restrictions.length > 0,
     restrictions,
@@ -329,6 +409,10 @@ function newRelationDef(type: string, name: string, restrictions: readonly Relat
     usersetTypes,
     usersetDefs: new Map(),
     reach: new Set(),
+    reachable: new Uint8Array(0),
+    directByKind: [],
+    wildcardByKind: [],
+    usersetHops: new Map(),
     out: [],
     isTupleset: false,
     thisApprox: false,

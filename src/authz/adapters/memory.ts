@@ -13,12 +13,12 @@ import {
   TupleWriteConflict,
   type WriteRequest,
 } from "../ports.ts";
+import { ObjectIndex } from "./memory-index.ts";
 
 const SEP = "\u0000";
 const revKey = (objectType: string, relation: string, user: string) =>
   `${objectType}${SEP}${relation}${SEP}${user}`;
 const typeOf = (object: string) => object.slice(0, object.indexOf(":"));
-const isUserset = (user: string) => user.includes("#");
 
 function sameCondition(a: TupleKey, b: TupleKey): boolean {
   if ((a.condition?.name ?? "") !== (b.condition?.name ?? "")) return false;
@@ -28,51 +28,12 @@ function sameCondition(a: TupleKey, b: TupleKey): boolean {
 
 const EMPTY: readonly Tuple[] = Object.freeze([]);
 
-/**
- * The tuples of one object: one hash table for exact lookups over all its relations (`relation␀user`),
- * plus per relation its tuples and its userset-user tuples. The engine reads an object once per
- * request and resolves every relation of it from here (`SyncTupleReader`).
- */
-class ObjectIndex implements ObjectTuples {
-  readonly byKey = new Map<string, Tuple>();
-  readonly rels = new Map<string, { readonly all: Map<string, Tuple>; usersets: Tuple[] }>();
-
-  get(relation: string, user: string): Tuple | undefined {
-    return this.byKey.get(`${relation}${SEP}${user}`);
-  }
-  usersets(relation: string): readonly Tuple[] {
-    return this.rels.get(relation)?.usersets ?? EMPTY;
-  }
-  tuples(relation: string): Iterable<Tuple> {
-    return this.rels.get(relation)?.all.values() ?? EMPTY;
-  }
-  add(t: Tuple): void {
-    const { relation, user } = t.key;
-    this.byKey.set(`${relation}${SEP}${user}`, t);
-    let r = this.rels.get(relation);
-    if (!r) {
-      r = { all: new Map(), usersets: [] };
-      this.rels.set(relation, r);
-    }
-    r.all.set(user, t);
-    if (isUserset(user)) r.usersets.push(t);
-  }
-  /** Returns whether the index is now empty. */
-  remove(relation: string, user: string): boolean {
-    if (!this.byKey.delete(`${relation}${SEP}${user}`)) return this.byKey.size === 0;
-    const r = this.rels.get(relation);
-    if (r) {
-      r.all.delete(user);
-      if (isUserset(user)) r.usersets = r.usersets.filter((t) => t.key.user !== user);
-      if (r.all.size === 0) this.rels.delete(relation);
-    }
-    return this.byKey.size === 0;
-  }
-}
-
 /** Per-store state. Forward: object → its index. Reverse: type#relation#user → objects. */
 interface StoreData {
   readonly forward: Map<string, ObjectIndex>;
+  /** Object ids for edges (`IndexedObjectTuples`): one small integer per object string ever indexed. */
+  readonly ids: Map<string, number>;
+  readonly idOf: (object: string) => number;
   readonly reverse: Map<string, Map<string, Tuple>>;
   readonly changes: TupleChange[];
   readonly models: AuthorizationModel[];
@@ -98,7 +59,24 @@ export class MemoryAuthzStore implements AuthzStore, SyncTupleReader {
   #d(storeId: string): StoreData {
     let d = this.#data.get(storeId);
     if (!d) {
-      d = { forward: new Map(), reverse: new Map(), changes: [], models: [], assertions: new Map() };
+      const ids = new Map<string, number>();
+      const idOf = (object: string) => {
+        let id = ids.get(object);
+        if (id === undefined) {
+          id = ids.size;
+          ids.set(object, id);
+        }
+        return id;
+      };
+      d = {
+        forward: new Map(),
+        ids,
+        idOf,
+        reverse: new Map(),
+        changes: [],
+        models: [],
+        assertions: new Map(),
+      };
       this.#data.set(storeId, d);
     }
     return d;
@@ -240,7 +218,7 @@ export class MemoryAuthzStore implements AuthzStore, SyncTupleReader {
       const tuple: Tuple = { key, timestamp: at };
       let idx = d.forward.get(k.object);
       if (!idx) {
-        idx = new ObjectIndex();
+        idx = new ObjectIndex(d.idOf);
         d.forward.set(k.object, idx);
       }
       idx.add(tuple);
@@ -267,15 +245,16 @@ export class MemoryAuthzStore implements AuthzStore, SyncTupleReader {
     const objectIsType = filter.object?.endsWith(":") === true;
     const all: Tuple[] = [];
     for (const idx of d.forward.values()) {
-      for (const t of idx.byKey.values()) {
-        const k = t.key;
-        if (filter.object !== undefined) {
-          if (objectIsType ? !k.object.startsWith(filter.object) : k.object !== filter.object) continue;
+      for (const r of idx.all.values())
+        for (const t of r.values()) {
+          const k = t.key;
+          if (filter.object !== undefined) {
+            if (objectIsType ? !k.object.startsWith(filter.object) : k.object !== filter.object) continue;
+          }
+          if (filter.relation !== undefined && k.relation !== filter.relation) continue;
+          if (filter.user !== undefined && k.user !== filter.user) continue;
+          all.push(t);
         }
-        if (filter.relation !== undefined && k.relation !== filter.relation) continue;
-        if (filter.user !== undefined && k.user !== filter.user) continue;
-        all.push(t);
-      }
     }
     const keyOf = (t: Tuple) => `${t.key.object}${SEP}${t.key.relation}${SEP}${t.key.user}`;
     all.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
