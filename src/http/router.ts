@@ -3,24 +3,56 @@ import type { Logger } from "../shared/logger.ts";
 import type { ErrorRenderer } from "./problem.ts";
 import type { Authenticator, HttpRequest, HttpResponse, Principal, Route } from "./types.ts";
 
+/**
+ * A route template, precompiled. Templates made of whole-segment parts (`/stores/{storeId}/check`)
+ * match by comparing segments; a template with a greedy `{name+}` keeps a regular expression.
+ * Either way: a `{name}` is one non-empty segment, a literal segment matches itself exactly.
+ */
 interface CompiledRoute {
   readonly route: Route;
-  readonly re: RegExp;
   readonly names: readonly string[];
+  /** Per segment: the literal, or undefined for a parameter (segment templates only). */
+  readonly segments?: readonly (string | undefined)[];
+  readonly re?: RegExp;
 }
 
 function compile(route: Route): CompiledRoute {
   const names: string[] = [];
-  const pattern = route.path
-    .split("/")
+  const parts = route.path.split("/");
+  let greedy = false;
+  const segments = parts.map((seg) => {
+    const m = /^\{(\w+)(\+?)\}$/.exec(seg);
+    if (!m) return seg;
+    names.push(m[1]!);
+    if (m[2]) greedy = true;
+    return undefined;
+  });
+  if (!greedy) return { route, names, segments };
+  const pattern = parts
     .map((seg) => {
       const m = /^\{(\w+)(\+?)\}$/.exec(seg);
       if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-      names.push(m[1]!);
       return m[2] ? "(.+)" : "([^/]+)";
     })
     .join("/");
-  return { route, re: new RegExp(`^${pattern}$`), names };
+  return { route, names, re: new RegExp(`^${pattern}$`) };
+}
+
+/** The raw parameter values if `path` (split at "/" into `parts`) matches, else undefined. */
+function match(c: CompiledRoute, path: string, parts: readonly string[]): string[] | undefined {
+  if (c.re) {
+    const m = c.re.exec(path);
+    return m ? m.slice(1) : undefined;
+  }
+  const segments = c.segments!;
+  if (segments.length !== parts.length) return undefined;
+  for (let i = 0; i < segments.length; i++) {
+    const literal = segments[i];
+    if (literal === undefined ? parts[i] === "" : literal !== parts[i]) return undefined;
+  }
+  const values: string[] = [];
+  for (let i = 0; i < segments.length; i++) if (segments[i] === undefined) values.push(parts[i]!);
+  return values;
 }
 
 export interface RouterOptions {
@@ -40,6 +72,9 @@ function authorize(route: Route, principal: Principal | undefined, params: Recor
   if (principal.kind === "platform") return;
   if (access.kind === "platform") throw forbidden("This endpoint needs the platform admin credential.");
   if (access.param !== undefined && params[access.param] !== principal.tenantId) throw notFound("Not found.");
+  if (access.scope !== undefined && !principal.scopes.includes(access.scope)) {
+    throw forbidden(`This needs the ${access.scope} scope.`);
+  }
 }
 
 /**
@@ -51,15 +86,14 @@ export function createRouter(options: RouterOptions): Dispatch {
   return async (req, log) => {
     try {
       let pathMatched = false;
+      const parts = req.path.split("/");
       for (const c of compiled) {
-        const m = c.re.exec(req.path);
-        if (!m) continue;
+        const values = match(c, req.path, parts);
+        if (!values) continue;
         pathMatched = true;
         if (c.route.method !== req.method && !(c.route.method === "GET" && req.method === "HEAD")) continue;
         const params: Record<string, string> = {};
-        c.names.forEach((n, i) => {
-          params[n] = decodeURIComponent(m[i + 1]!);
-        });
+        for (let i = 0; i < c.names.length; i++) params[c.names[i]!] = decodeURIComponent(values[i]!);
         const principal =
           c.route.access.kind === "public" ? undefined : await options.authenticator.authenticate(req);
         authorize(c.route, principal, params);

@@ -54,7 +54,12 @@ export type RouteHandler = (req: HttpRequest, ctx: RequestContext) => Promise<Ht
 export type Access =
   | { readonly kind: "public" }
   | { readonly kind: "platform" }
-  | { readonly kind: "tenant"; readonly param?: string };
+  | {
+      readonly kind: "tenant";
+      readonly param?: string;
+      /** A permission tenant credentials must carry (the platform admin has all). */
+      readonly scope?: string;
+    };
 
 export interface Route {
   readonly method: string;

@@ -47,23 +47,57 @@ const lambdaContext = (requestId: string): Context =>
 
 class TooLarge extends Error {}
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** The request body, whole; `TooLarge` over `limit` bytes (declared or streamed). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? "0");
-  if (declared > limit) throw new TooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new TooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  if (declared > limit) return Promise.reject(new TooLarge());
+  // Listeners rather than `for await`: the async iterator costs more than the read on small bodies.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    req.on("data", (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) fail(new TooLarge());
+      else chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (settled) return;
+      settled = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.on("error", fail);
+    // A connection closed before the end of the body (what `for await` reports as premature close).
+    // 'close' also follows every complete request: no Error (and its stack trace) is made then.
+    req.on("close", () => {
+      if (!settled) fail(new Error("request closed before its body was read"));
+    });
+  });
+}
+
+/** The parts of a URL the event needs. */
+type RequestUrl = Pick<URL, "pathname" | "search" | "searchParams">;
+
+/** Origin-form paths the WHATWG URL parser returns unchanged: no query, dot segment, escape or special character. */
+const PLAIN_PATH = /^(?:\/[\w~-][\w.~-]*)+$/;
+const NO_QUERY = new URLSearchParams();
+
+/** `new URL(target, base)` for what the event needs; skips the parser for plain paths (most requests). */
+function requestUrl(target: string): RequestUrl {
+  if (PLAIN_PATH.test(target)) return { pathname: target, search: "", searchParams: NO_QUERY };
+  return new URL(target, "http://local");
 }
 
 /** Builds the API Gateway HTTP API (payload 2.0) event API Gateway would send for this request. */
 export function eventFromRequest(
   req: IncomingMessage,
-  url: URL,
+  url: RequestUrl,
   body: Buffer,
   requestId: string,
 ): APIGatewayProxyEventV2 {
@@ -100,7 +134,7 @@ export function eventFromRequest(
       requestId,
       routeKey: "$default",
       stage: "$default",
-      time: new Date(now).toUTCString(),
+      time: utcString(now),
       timeEpoch: now,
     },
     // As API Gateway does: text bodies as they are, anything that is not UTF-8 base64-encoded.
@@ -111,6 +145,9 @@ export function eventFromRequest(
         : { body: body.toString("base64"), isBase64Encoded: true }),
   };
 }
+
+/** Statuses that carry a body (and so a Content-Length); 1xx, 204 and 304 never do. */
+const hasBody = (status: number) => status >= 200 && status !== 204 && status !== 304;
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
   res.writeHead(status, headers);
@@ -127,19 +164,38 @@ const problem = (status: number, code: string, title: string, detail: string, re
   });
 
 /**
+ * The literal first path segment of a route key (`ANY /stores/{proxy+}` → `stores`), or undefined
+ * when it is a parameter: a route can only match paths that start with its literal.
+ */
+function firstSegment(routeKey: string): string | undefined {
+  const seg = routeKey.slice(routeKey.indexOf(" ") + 1).split("/")[1] ?? "";
+  return /^\{\w+\+?\}$/.test(seg) ? undefined : seg;
+}
+
+/** `new Date(ms).toUTCString()`, computed once per second (its resolution). */
+let utc = { second: Number.NaN, text: "" };
+function utcString(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== utc.second) utc = { second, text: new Date(ms).toUTCString() };
+  return utc.text;
+}
+
+/**
  * The local platform's HTTP server: each request becomes an API Gateway v2 event for the group
  * whose route matches (as API Gateway would route it) and goes to that group's Lambda handler.
  */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const routes = options.groups.flatMap((g) =>
-    g.routes.map((r) => ({ group: g.id, match: routeMatcher(r) })),
+    g.routes.map((r) => ({ group: g.id, first: firstSegment(r), match: routeMatcher(r) })),
   );
   const server = createServer(async (req, res) => {
     const requestId = randomUUID();
-    const url = new URL(req.url ?? "/", "http://local");
+    const url = requestUrl(req.url ?? "/");
     const path = url.pathname;
     const method = (req.method ?? "GET").toUpperCase();
-    const route = routes.find((r) => r.match(method, path));
+    const slash = path.indexOf("/", 1);
+    const first = slash < 0 ? path.slice(1) : path.slice(1, slash);
+    const route = routes.find((r) => (r.first === undefined || r.first === first) && r.match(method, path));
     const handler = route && options.handlers[route.group];
     const ph = { "content-type": "application/problem+json", "x-request-id": requestId };
     if (!handler) {
@@ -173,10 +229,20 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     try {
       const result = await handler(eventFromRequest(req, url, body, requestId), lambdaContext(requestId));
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+      const given = result.headers ?? {};
+      let framed = false;
+      for (const k of Object.keys(given)) {
+        headers[k] = String(given[k]);
+        const name = k.toLowerCase();
+        if (name === "content-length" || name === "transfer-encoding") framed = true;
+      }
       if (result.cookies?.length) res.setHeader("set-cookie", result.cookies);
       const out = result.isBase64Encoded ? Buffer.from(result.body ?? "", "base64") : (result.body ?? "");
-      res.writeHead(result.statusCode ?? 200, headers);
+      const status = result.statusCode ?? 200;
+      // The body's length rather than chunked framing, as API Gateway answers.
+      if (!framed && method !== "HEAD" && hasBody(status))
+        headers["content-length"] = String(typeof out === "string" ? Buffer.byteLength(out) : out.length);
+      res.writeHead(status, headers);
       res.end(method === "HEAD" ? undefined : out);
     } catch {
       send(

@@ -23,11 +23,11 @@ import {
 import { listUserJson, treeNodeJson } from "./render.ts";
 import {
   batchCheckBody,
-  checkBody,
   expandBody,
   jsonBody,
   listObjectsBody,
   listUsersBody,
+  parseCheckBody,
   parseWire,
 } from "./wire.ts";
 
@@ -72,17 +72,15 @@ export async function check(
   req: HttpRequest,
   ctx: RequestContext,
 ): Promise<HttpResponse> {
-  const body = parseWire(checkBody, jsonBody(req.body), "CheckRequest");
+  const body = parseCheckBody(jsonBody(req.body));
   const r = await resolve(a, req, ctx, body.consistency, body.authorization_model_id);
   const contextual = body.contextual_tuples?.tuple_keys ?? [];
   const stamp = r.target.revision;
   const cacheable =
     a.checks.enabled && settled(a, stamp) && r.modelId !== undefined && contextual.length === 0;
-  const headers = fgaHeaders(r.storeId, r.modelId);
   if (cacheable) {
     const hit = a.checks.get(r.storeId, r.modelId!, stamp!, checkKey(body.tuple_key, body.context));
-    if (hit !== undefined)
-      return json(200, { allowed: hit, resolution: "" }, { ...headers, [CACHE_HEADER]: "hit" });
+    if (hit !== undefined) return checkAnswer(hit, r.storeId, r.modelId, "hit");
   }
   const res = await r.target.service.check({
     storeId: r.storeId,
@@ -94,11 +92,27 @@ export async function check(
   });
   if (cacheable)
     a.checks.set(r.storeId, r.modelId!, stamp!, checkKey(body.tuple_key, body.context), res.allowed);
-  return json(
-    200,
-    { allowed: res.allowed, resolution: "" },
-    { ...headers, [CACHE_HEADER]: cacheable ? "miss" : "bypass" },
-  );
+  return checkAnswer(res.allowed, r.storeId, r.modelId, cacheable ? "miss" : "bypass");
+}
+
+const ALLOWED = JSON.stringify({ allowed: true, resolution: "" });
+const DENIED = JSON.stringify({ allowed: false, resolution: "" });
+
+/** `json(200, {allowed, resolution: ""}, {...fgaHeaders(…), [CACHE_HEADER]: cache})`, built directly. */
+function checkAnswer(
+  allowed: boolean,
+  storeId: string,
+  modelId: string | undefined,
+  cache: "hit" | "miss" | "bypass",
+): HttpResponse {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+    "openfga-store-id": storeId,
+  };
+  if (modelId) headers["openfga-authorization-model-id"] = modelId;
+  headers[CACHE_HEADER] = cache;
+  return { statusCode: 200, headers, body: allowed ? ALLOWED : DENIED };
 }
 
 const CORRELATION_RE = /^[\w\d-]{1,36}$/;

@@ -59,9 +59,12 @@ const consistency = z
   )
   .transform((v) => CONSISTENCY[String(v)]!);
 
-const object = pattern(/^[^\s]{2,256}$/).refine(maxBytes(256), "value length must be at most 256 bytes");
-const relation = pattern(/^[^:#@\s]{1,50}$/);
-const user = pattern(/^[^\s]{2,512}$/).refine(maxBytes(512), "value length must be at most 512 bytes");
+const OBJECT_RE = /^[^\s]{2,256}$/;
+const RELATION_RE = /^[^:#@\s]{1,50}$/;
+const USER_RE = /^[^\s]{2,512}$/;
+const object = pattern(OBJECT_RE).refine(maxBytes(256), "value length must be at most 256 bytes");
+const relation = pattern(RELATION_RE);
+const user = pattern(USER_RE).refine(maxBytes(512), "value length must be at most 512 bytes");
 const typeName = pattern(/^[^:#@\s]{1,254}$/);
 
 const condition = message({ name: pattern(/^[^\s]{2,256}$/), context: struct.optional() });
@@ -106,6 +109,47 @@ export const checkBody = message({
   context: struct.optional(),
   consistency: consistency.optional(),
 });
+
+export type CheckBody = z.output<typeof checkBody>;
+
+/**
+ * `parseWire(checkBody, value, "CheckRequest")`, with a fast path for the usual body (the hot path
+ * of the API): `tuple_key` with `user`, `relation` and `object`, and optionally
+ * `authorization_model_id`, all strings that pass the schema's own rules. It returns what the schema
+ * returns for them; anything else (other fields, nulls, camelCase names, invalid values) goes
+ * through the schema, so results and errors are the schema's.
+ */
+export function parseCheckBody(value: unknown): CheckBody {
+  if (isPlain(value)) {
+    const tk = value.tuple_key;
+    const modelId = value.authorization_model_id;
+    const fields = modelId === undefined ? 1 : 2;
+    if (
+      Object.keys(value).length === fields &&
+      isPlain(tk) &&
+      (modelId === undefined || validModelId(modelId))
+    ) {
+      const { user: u, relation: r, object: o } = tk;
+      if (
+        Object.keys(tk).length === 3 &&
+        typeof u === "string" &&
+        USER_RE.test(u) &&
+        maxBytes(512)(u) &&
+        typeof r === "string" &&
+        RELATION_RE.test(r) &&
+        typeof o === "string" &&
+        OBJECT_RE.test(o) &&
+        maxBytes(256)(o)
+      ) {
+        const tuple_key = { user: u, relation: r, object: o };
+        return modelId === undefined ? { tuple_key } : { tuple_key, authorization_model_id: modelId };
+      }
+    }
+  }
+  return parseWire(checkBody, value, "CheckRequest");
+}
+
+const validModelId = (v: unknown): v is string => typeof v === "string" && (v === "" || ULID_RE.test(v));
 
 export const batchCheckBody = message({
   checks: z.array(
