@@ -57,24 +57,16 @@ export function clientJson(c: OAuthClient, secret?: string): Record<string, unkn
   };
 }
 
-/** Tenant credentials need the `tenant:admin` scope; the platform admin passes. */
-function requireTenantAdmin(ctx: RequestContext): void {
-  const p = ctx.principal;
-  if (p?.kind === "tenant" && !p.scopes.includes("tenant:admin"))
-    throw forbidden("Managing clients needs the tenant:admin scope.");
-}
-
 /** Admin routes for OAuth clients. */
 export function clientRoutes(clients: ClientService): Route[] {
   const base = "/admin/v1/tenants/{tenantId}/clients";
-  const access = { kind: "tenant", param: "tenantId" } as const;
+  const access = { kind: "tenant", param: "tenantId", scope: "tenant:admin" } as const;
   return [
     {
       method: "POST",
       path: base,
       access,
       handler: async (req, ctx) => {
-        requireTenantAdmin(ctx);
         const body = parseJsonBody(req, registrationSchema);
         const tenantId = ctx.params.tenantId!;
         const { client, secret } = await clients.register(tenantId, body);
@@ -89,7 +81,6 @@ export function clientRoutes(clients: ClientService): Route[] {
       path: base,
       access,
       handler: async (req, ctx) => {
-        requireTenantAdmin(ctx);
         const tenantId = ctx.params.tenantId!;
         const q = parseWith(listQuery, req.query, "Query string");
         const scope = `clients:${tenantId}`;
@@ -109,7 +100,6 @@ export function clientRoutes(clients: ClientService): Route[] {
       path: `${base}/{clientId}`,
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         return json(200, clientJson(await clients.get(ctx.params.tenantId!, ctx.params.clientId!)));
       },
     },
@@ -118,7 +108,6 @@ export function clientRoutes(clients: ClientService): Route[] {
       path: `${base}/{clientId}/secret`,
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         const { client, secret } = await clients.rotateSecret(ctx.params.tenantId!, ctx.params.clientId!);
         ctx.log.info("oauth client secret rotated", { tenant: client.tenantId, client_id: client.clientId });
         return json(200, clientJson(client, secret));
@@ -129,7 +118,6 @@ export function clientRoutes(clients: ClientService): Route[] {
       path: `${base}/{clientId}`,
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         await clients.delete(ctx.params.tenantId!, ctx.params.clientId!);
         ctx.log.info("oauth client deleted", { tenant: ctx.params.tenantId, client_id: ctx.params.clientId });
         return noContent();

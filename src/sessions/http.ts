@@ -7,7 +7,6 @@ import { json, noContent } from "../http/router.ts";
 import type { Route } from "../http/types.ts";
 import { parseJsonBody } from "../http/validation.ts";
 import { isoTime } from "../shared/clock.ts";
-import { requireTenantAdmin } from "../users/http.ts";
 import type { UserService } from "../users/service.ts";
 import type { Session } from "./model.ts";
 import type { SessionService } from "./service.ts";
@@ -42,14 +41,13 @@ export const sessionJson = (s: Session) => ({
 /** Admin routes for sessions. */
 export function sessionRoutes(sessions: SessionService, users: UserService): Route[] {
   const base = "/admin/v1/tenants/{tenantId}/users/{userId}/sessions";
-  const access = { kind: "tenant", param: "tenantId" } as const;
+  const access = { kind: "tenant", param: "tenantId", scope: "tenant:admin" } as const;
   return [
     {
       method: "GET",
       path: base,
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
         return json(200, { sessions: (await sessions.list(u.tenantId, u.id)).map(sessionJson) });
       },
@@ -59,7 +57,6 @@ export function sessionRoutes(sessions: SessionService, users: UserService): Rou
       path: base,
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
         const n = await sessions.revokeAll(u.tenantId, u.id);
         ctx.log.info("sessions revoked", { tenant: u.tenantId, user_id: u.id, count: n });
@@ -71,7 +68,6 @@ export function sessionRoutes(sessions: SessionService, users: UserService): Rou
       path: `${base}/{sessionId}`,
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         await sessions.revoke(ctx.params.tenantId!, ctx.params.userId!, ctx.params.sessionId!);
         ctx.log.info("session revoked", { tenant: ctx.params.tenantId, session_id: ctx.params.sessionId });
         return noContent();
@@ -82,7 +78,6 @@ export function sessionRoutes(sessions: SessionService, users: UserService): Rou
       path: "/admin/v1/tenants/{tenantId}/session-policy",
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         const p = await sessions.policy(ctx.params.tenantId!);
         return json(200, { idle_timeout: p.idleTimeoutSeconds, absolute_timeout: p.absoluteTimeoutSeconds });
       },
@@ -92,7 +87,6 @@ export function sessionRoutes(sessions: SessionService, users: UserService): Rou
       path: "/admin/v1/tenants/{tenantId}/session-policy",
       access,
       handler: async (req, ctx) => {
-        requireTenantAdmin(ctx);
         const b = parseJsonBody(req, policyBody);
         const p = await sessions.setPolicy(ctx.params.tenantId!, {
           idleTimeoutSeconds: b.idle_timeout,

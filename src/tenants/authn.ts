@@ -4,7 +4,13 @@ import { constantTimeEqual, hashSecret } from "../shared/ids.ts";
 import { API_KEY_PREFIX, type TenantService } from "./service.ts";
 
 /** Every tenant permission; API keys carry all of them (scoped tokens come with the token service). */
-export const TENANT_SCOPES = ["authz:read", "authz:write", "authz:check", "audit:read"] as const;
+export const TENANT_SCOPES = [
+  "authz:read",
+  "authz:write",
+  "authz:check",
+  "audit:read",
+  "tenant:admin",
+] as const;
 
 /**
  * The platform admin credential: one preshared key from configuration (`PORTCULLIS_ADMIN_KEY`

@@ -55,24 +55,16 @@ export const userJson = (u: User) => ({
   updated_at: isoTime(u.updatedAt),
 });
 
-/** Tenant credentials other than API keys need `tenant:admin`. */
-export function requireTenantAdmin(ctx: RequestContext): void {
-  const p = ctx.principal;
-  if (p?.kind === "tenant" && p.credentialId.startsWith("client:") && !p.scopes.includes("tenant:admin"))
-    throw forbidden("Managing users needs the tenant:admin scope.");
-}
-
 /** Admin routes for users. */
 export function userRoutes(users: UserService): Route[] {
   const base = "/admin/v1/tenants/{tenantId}/users";
-  const access = { kind: "tenant", param: "tenantId" } as const;
+  const access = { kind: "tenant", param: "tenantId", scope: "tenant:admin" } as const;
   return [
     {
       method: "POST",
       path: base,
       access,
       handler: async (req, ctx) => {
-        requireTenantAdmin(ctx);
         const body = parseJsonBody(req, createBody);
         const tenantId = ctx.params.tenantId!;
         const u = await users.create(tenantId, body);
@@ -85,7 +77,6 @@ export function userRoutes(users: UserService): Route[] {
       path: base,
       access,
       handler: async (req, ctx) => {
-        requireTenantAdmin(ctx);
         const tenantId = ctx.params.tenantId!;
         const q = parseWith(listQuery, req.query, "Query string");
         const filter = {
@@ -110,7 +101,6 @@ export function userRoutes(users: UserService): Route[] {
       path: `${base}/{userId}`,
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         return json(200, userJson(await users.get(ctx.params.tenantId!, ctx.params.userId!)));
       },
     },
@@ -119,7 +109,6 @@ export function userRoutes(users: UserService): Route[] {
       path: `${base}/{userId}`,
       access,
       handler: async (req, ctx) => {
-        requireTenantAdmin(ctx);
         const body = parseJsonBody(req, updateBody);
         const u = await users.update(ctx.params.tenantId!, ctx.params.userId!, body);
         ctx.log.info("user updated", { tenant: u.tenantId, user_id: u.id });
@@ -131,7 +120,6 @@ export function userRoutes(users: UserService): Route[] {
       path: `${base}/{userId}/disable`,
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         const u = await users.disable(ctx.params.tenantId!, ctx.params.userId!);
         ctx.log.info("user disabled", { tenant: u.tenantId, user_id: u.id });
         return json(200, userJson(u));
@@ -142,7 +130,6 @@ export function userRoutes(users: UserService): Route[] {
       path: `${base}/{userId}`,
       access,
       handler: async (_req, ctx) => {
-        requireTenantAdmin(ctx);
         await users.delete(ctx.params.tenantId!, ctx.params.userId!);
         ctx.log.info("user deleted", { tenant: ctx.params.tenantId, user_id: ctx.params.userId });
         return noContent();
