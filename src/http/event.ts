@@ -38,6 +38,8 @@ export function requestFromEvent(
     const v = h[k];
     if (v !== undefined) headers[k.toLowerCase()] = v;
   }
+  // Payload 2.0 moves request cookies out of the headers into `cookies`; handlers read one header.
+  if (event.cookies?.length) headers.cookie = event.cookies.join("; ");
   const query: Record<string, string> = {};
   const q = event.queryStringParameters;
   if (q) {
@@ -59,13 +61,21 @@ export function requestFromEvent(
 
 export function resultFromResponse(res: HttpResponse, requestId: string): APIGatewayProxyStructuredResultV2 {
   // `{ ...res.headers, "x-request-id": requestId }`, copied by a loop (cheaper than the spread here).
+  // A `set-cookie` header goes to `cookies`, where payload 2.0 expects response cookies.
   const headers: Record<string, string> = {};
+  let cookies: string[] | undefined;
   const given = res.headers;
-  if (given) for (const k of Object.keys(given)) headers[k] = given[k]!;
+  if (given) {
+    for (const k of Object.keys(given)) {
+      if (k === "set-cookie") cookies = [given[k]!];
+      else headers[k] = given[k]!;
+    }
+  }
   headers["x-request-id"] = requestId;
   return {
     statusCode: res.statusCode,
     headers,
+    ...(cookies ? { cookies } : {}),
     body: res.body ?? "",
     isBase64Encoded: false,
   };
