@@ -6,9 +6,8 @@
 import { z } from "zod";
 import { decodeContinuation, encodeContinuation } from "../http/pagination.ts";
 import { json, noContent } from "../http/router.ts";
-import type { RequestContext, Route } from "../http/types.ts";
+import type { Route } from "../http/types.ts";
 import { pageSizeSchema, parseJsonBody, parseWith } from "../http/validation.ts";
-import { forbidden } from "../shared/errors.ts";
 import type { ClientService } from "./clients.ts";
 import { AUTH_METHODS, GRANT_TYPES, type OAuthClient } from "./model.ts";
 

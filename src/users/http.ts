@@ -5,10 +5,9 @@
 import { z } from "zod";
 import { decodeContinuation, encodeContinuation } from "../http/pagination.ts";
 import { json, noContent } from "../http/router.ts";
-import type { RequestContext, Route } from "../http/types.ts";
+import type { Route } from "../http/types.ts";
 import { pageSizeSchema, parseJsonBody, parseWith } from "../http/validation.ts";
 import { isoTime } from "../shared/clock.ts";
-import { forbidden } from "../shared/errors.ts";
 import type { User } from "./model.ts";
 import type { UserService } from "./service.ts";
 

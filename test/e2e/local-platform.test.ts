@@ -38,7 +38,11 @@ describe.each(["memory", "dynamodb"] as const)("local platform over HTTP (%s sto
       ...(init.body !== undefined ? { body: init.body } : {}),
     });
     const text = await res.text();
-    return { status: res.status, type: res.headers.get("content-type"), body: text ? JSON.parse(text) : undefined };
+    return {
+      status: res.status,
+      type: res.headers.get("content-type"),
+      body: text ? JSON.parse(text) : undefined,
+    };
   };
 
   it("serves /healthz with version, store and region", async () => {
@@ -64,7 +68,11 @@ describe.each(["memory", "dynamodb"] as const)("local platform over HTTP (%s sto
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(`${p.url}/admin/v1/tenants`, {
         method: "POST",
-        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json", "content-length": String(2 * 1024 * 1024) },
+        headers: {
+          authorization: `Bearer ${ADMIN}`,
+          "content-type": "application/json",
+          "content-length": String(2 * 1024 * 1024),
+        },
       });
       req.on("response", (res) => {
         res.resume();

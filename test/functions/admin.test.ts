@@ -29,8 +29,10 @@ describe("admin API handler (API Gateway v2 events, memory store)", () => {
       body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
     };
   };
-  const asAdmin = (init: Parameters<typeof apiEvent>[0]) => call({ ...init, headers: { ...bearer(ADMIN), ...init.headers } });
-  const newTenant = async (name = "acme") => (await asAdmin({ method: "POST", path: "/admin/v1/tenants", body: { name } })).body;
+  const asAdmin = (init: Parameters<typeof apiEvent>[0]) =>
+    call({ ...init, headers: { ...bearer(ADMIN), ...init.headers } });
+  const newTenant = async (name = "acme") =>
+    (await asAdmin({ method: "POST", path: "/admin/v1/tenants", body: { name } })).body;
 
   beforeEach(() => {
     logLines = [];
@@ -40,7 +42,11 @@ describe("admin API handler (API Gateway v2 events, memory store)", () => {
   });
 
   it("creates, gets, lists and soft-deletes tenants", async () => {
-    const created = await asAdmin({ method: "POST", path: "/admin/v1/tenants", body: { name: "  Acme Corp " } });
+    const created = await asAdmin({
+      method: "POST",
+      path: "/admin/v1/tenants",
+      body: { name: "  Acme Corp " },
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name: "Acme Corp", deleted_at: null });
     expect(created.body.id).toMatch(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/);
@@ -73,7 +79,11 @@ describe("admin API handler (API Gateway v2 events, memory store)", () => {
   it("creates tenant API keys shown once, stored hashed, that authenticate for their tenant only", async () => {
     const t = await newTenant();
     const other = await newTenant("other");
-    const k = await asAdmin({ method: "POST", path: `/admin/v1/tenants/${t.id}/api-keys`, body: { name: "ci" } });
+    const k = await asAdmin({
+      method: "POST",
+      path: `/admin/v1/tenants/${t.id}/api-keys`,
+      body: { name: "ci" },
+    });
     expect(k.status).toBe(201);
     const key = k.body.key as string;
     expect(key).toMatch(/^pcl_[A-Za-z0-9_-]{43}$/);
@@ -87,16 +97,28 @@ describe("admin API handler (API Gateway v2 events, memory store)", () => {
     expect(own.status).toBe(200);
     expect(own.body.id).toBe(t.id);
     // Another tenant's resource: 404, never data.
-    const foreign = await call({ method: "GET", path: `/admin/v1/tenants/${other.id}`, headers: bearer(key) });
+    const foreign = await call({
+      method: "GET",
+      path: `/admin/v1/tenants/${other.id}`,
+      headers: bearer(key),
+    });
     expect(foreign.status).toBe(404);
     expect(JSON.stringify(foreign.body)).not.toContain("other");
     // Platform-wide endpoints are out of reach for a tenant key.
     const list = await call({ method: "GET", path: "/admin/v1/tenants", headers: bearer(key) });
     expect(list.status).toBe(403);
-    const mint = await call({ method: "POST", path: `/admin/v1/tenants/${t.id}/api-keys`, headers: bearer(key), body: {} });
+    const mint = await call({
+      method: "POST",
+      path: `/admin/v1/tenants/${t.id}/api-keys`,
+      headers: bearer(key),
+      body: {},
+    });
     expect(mint.status).toBe(403);
 
-    const revoked = await asAdmin({ method: "DELETE", path: `/admin/v1/tenants/${t.id}/api-keys/${k.body.id}` });
+    const revoked = await asAdmin({
+      method: "DELETE",
+      path: `/admin/v1/tenants/${t.id}/api-keys/${k.body.id}`,
+    });
     expect(revoked.body.revoked_at).toEqual(expect.any(String));
     const after = await call({ method: "GET", path: `/admin/v1/tenants/${t.id}`, headers: bearer(key) });
     expect(after.status).toBe(401);
@@ -105,9 +127,12 @@ describe("admin API handler (API Gateway v2 events, memory store)", () => {
 
   it("refuses a key of a deleted tenant, and key creation in it", async () => {
     const t = await newTenant();
-    const key = (await asAdmin({ method: "POST", path: `/admin/v1/tenants/${t.id}/api-keys` })).body.key as string;
+    const key = (await asAdmin({ method: "POST", path: `/admin/v1/tenants/${t.id}/api-keys` })).body
+      .key as string;
     await asAdmin({ method: "DELETE", path: `/admin/v1/tenants/${t.id}` });
-    expect((await call({ method: "GET", path: `/admin/v1/tenants/${t.id}`, headers: bearer(key) })).status).toBe(401);
+    expect(
+      (await call({ method: "GET", path: `/admin/v1/tenants/${t.id}`, headers: bearer(key) })).status,
+    ).toBe(401);
     expect((await asAdmin({ method: "POST", path: `/admin/v1/tenants/${t.id}/api-keys` })).status).toBe(404);
   });
 
@@ -127,23 +152,77 @@ describe("admin API handler (API Gateway v2 events, memory store)", () => {
 
   describe("bad input gets 4xx problem+json and changes nothing", () => {
     const cases: [string, Parameters<typeof apiEvent>[0], number, string][] = [
-      ["malformed JSON", { method: "POST", path: "/admin/v1/tenants", rawBody: '{"name": "x"' }, 400, "validation"],
+      [
+        "malformed JSON",
+        { method: "POST", path: "/admin/v1/tenants", rawBody: '{"name": "x"' },
+        400,
+        "validation",
+      ],
       ["a wrong type", { method: "POST", path: "/admin/v1/tenants", body: { name: 42 } }, 400, "validation"],
-      ["a blank name", { method: "POST", path: "/admin/v1/tenants", body: { name: "   " } }, 400, "validation"],
-      ["an unknown field", { method: "POST", path: "/admin/v1/tenants", body: { name: "x", plan: "gold" } }, 400, "validation"],
-      ["a JSON array", { method: "POST", path: "/admin/v1/tenants", body: [{ name: "x" }] }, 400, "validation"],
+      [
+        "a blank name",
+        { method: "POST", path: "/admin/v1/tenants", body: { name: "   " } },
+        400,
+        "validation",
+      ],
+      [
+        "an unknown field",
+        { method: "POST", path: "/admin/v1/tenants", body: { name: "x", plan: "gold" } },
+        400,
+        "validation",
+      ],
+      [
+        "a JSON array",
+        { method: "POST", path: "/admin/v1/tenants", body: [{ name: "x" }] },
+        400,
+        "validation",
+      ],
       ["no body", { method: "POST", path: "/admin/v1/tenants" }, 400, "validation"],
-      ["a too long name", { method: "POST", path: "/admin/v1/tenants", body: { name: "x".repeat(129) } }, 400, "validation"],
-      ["control characters", { method: "POST", path: "/admin/v1/tenants", body: { name: "a\u0000b" } }, 400, "validation"],
+      [
+        "a too long name",
+        { method: "POST", path: "/admin/v1/tenants", body: { name: "x".repeat(129) } },
+        400,
+        "validation",
+      ],
+      [
+        "control characters",
+        { method: "POST", path: "/admin/v1/tenants", body: { name: "a\u0000b" } },
+        400,
+        "validation",
+      ],
       [
         "a non-JSON content type",
-        { method: "POST", path: "/admin/v1/tenants", rawBody: "name=x", headers: { "content-type": "text/plain" } },
+        {
+          method: "POST",
+          path: "/admin/v1/tenants",
+          rawBody: "name=x",
+          headers: { "content-type": "text/plain" },
+        },
         415,
         "unsupported_media_type",
       ],
-      ["an oversized body", { method: "POST", path: "/admin/v1/tenants", body: { name: "x".repeat(1_100_000) } }, 413, "payload_too_large"],
-      ["a bad page size", { method: "GET", path: "/admin/v1/tenants", query: { page_size: "0" } }, 400, "validation"],
-      ["a forged continuation token", { method: "GET", path: "/admin/v1/tenants", query: { continuation_token: "eyJzIjoiYXBpa2V5czp4IiwiYyI6IngifQ" } }, 400, "validation"],
+      [
+        "an oversized body",
+        { method: "POST", path: "/admin/v1/tenants", body: { name: "x".repeat(1_100_000) } },
+        413,
+        "payload_too_large",
+      ],
+      [
+        "a bad page size",
+        { method: "GET", path: "/admin/v1/tenants", query: { page_size: "0" } },
+        400,
+        "validation",
+      ],
+      [
+        "a forged continuation token",
+        {
+          method: "GET",
+          path: "/admin/v1/tenants",
+          query: { continuation_token: "eyJzIjoiYXBpa2V5czp4IiwiYyI6IngifQ" },
+        },
+        400,
+        "validation",
+      ],
       ["an unknown endpoint", { method: "GET", path: "/admin/v1/nope" }, 404, "not_found"],
       ["a wrong method", { method: "PUT", path: "/admin/v1/tenants" }, 405, "method_not_allowed"],
     ];
@@ -160,7 +239,11 @@ describe("admin API handler (API Gateway v2 events, memory store)", () => {
     });
 
     it("lists each invalid field with a JSON pointer and never echoes the value", async () => {
-      const r = await asAdmin({ method: "POST", path: "/admin/v1/tenants", body: { name: 42, secret: "hunter2" } });
+      const r = await asAdmin({
+        method: "POST",
+        path: "/admin/v1/tenants",
+        body: { name: 42, secret: "hunter2" },
+      });
       expect(r.status).toBe(400);
       const errors = r.body.errors as { path: string; message: string }[];
       expect(errors.map((e) => e.path).sort()).toEqual(["/", "/name"]);
@@ -181,7 +264,12 @@ describe("admin API handler (API Gateway v2 events, memory store)", () => {
     )) as APIGatewayProxyStructuredResultV2;
     expect(r.statusCode).toBe(500);
     expect(r.body).not.toContain("portcullis-prod-platform");
-    expect(JSON.parse(r.body as string)).toMatchObject({ type: "urn:portcullis:problem:internal", status: 500 });
-    expect(logLines.some((l) => l.includes("portcullis-prod-platform") && l.includes("request_id"))).toBe(true);
+    expect(JSON.parse(r.body as string)).toMatchObject({
+      type: "urn:portcullis:problem:internal",
+      status: 500,
+    });
+    expect(logLines.some((l) => l.includes("portcullis-prod-platform") && l.includes("request_id"))).toBe(
+      true,
+    );
   });
 });

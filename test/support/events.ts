@@ -28,7 +28,13 @@ export function apiEvent(init: {
       apiId: "api",
       domainName: "api.example.com",
       domainPrefix: "api",
-      http: { method: init.method, path: init.path, protocol: "HTTP/1.1", sourceIp: "198.51.100.7", userAgent: "vitest" },
+      http: {
+        method: init.method,
+        path: init.path,
+        protocol: "HTTP/1.1",
+        sourceIp: "198.51.100.7",
+        userAgent: "vitest",
+      },
       requestId: randomUUID(),
       routeKey: "$default",
       stage: "$default",
@@ -39,6 +45,9 @@ export function apiEvent(init: {
   };
 }
 
-export const lambdaContext = { awsRequestId: "test", getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+export const lambdaContext = {
+  awsRequestId: "test",
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });

@@ -184,10 +184,12 @@ export class KmsKeyProvider implements KeyProvider {
       }
       // Tags are not shared between multi-Region keys: every replica gets them too, since the
       // signer roles' IAM policies select keys by the purpose tag.
-      const tags = Object.entries({ "portcullis:purpose": "token-signing", ...this.#o.tags }).map(([k, v]) => ({
-        TagKey: k,
-        TagValue: v,
-      }));
+      const tags = Object.entries({ "portcullis:purpose": "token-signing", ...this.#o.tags }).map(
+        ([k, v]) => ({
+          TagKey: k,
+          TagValue: v,
+        }),
+      );
       const created = await this.#client.send(
         new CreateKeyCommand({
           KeySpec: KMS_SPECS[alg].keySpec,
