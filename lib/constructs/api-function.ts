@@ -133,12 +133,18 @@ export class ApiFunction extends Construct {
   }
 
   /** Allows `access` on one table and its GSIs, by exact ARN (no wildcards). */
-  grantTable(table: TableDef, physicalName: string, access: TableAccess): void {
+  grantTable(table: TableDef, physicalName: string, access: TableAccess, region?: string): void {
     const stack = Stack.of(this);
-    const tableArn = stack.formatArn({ service: "dynamodb", resource: "table", resourceName: physicalName });
+    const tableArn = stack.formatArn({
+      service: "dynamodb",
+      resource: "table",
+      resourceName: physicalName,
+      ...(region ? { region } : {}),
+    });
+    const where = region ? region.replace(/[^A-Za-z0-9]/g, "") : "";
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
-        sid: `Table${table.id.charAt(0).toUpperCase()}${table.id.slice(1)}${access === "read" ? "Read" : "ReadWrite"}`,
+        sid: `Table${table.id.charAt(0).toUpperCase()}${table.id.slice(1)}${access === "read" ? "Read" : "ReadWrite"}${where}`,
         effect: Effect.ALLOW,
         actions: [...TABLE_ACTIONS[access]],
         resources: [tableArn, ...table.globalSecondaryIndexes.map((i) => `${tableArn}/index/${i.indexName}`)],

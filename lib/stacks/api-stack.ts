@@ -115,8 +115,10 @@ export class ApiStack extends Stack {
     };
 
     const functions = new Map<string, ApiFunction>();
+    const peers = config.regions.filter((r) => r !== this.region);
     for (const spec of props.functions) {
       const authenticates = spec.authenticates ?? true;
+      const readsPeers = (spec.readsPeerReplicas ?? false) && peers.length > 0;
       const tableEnv: Record<string, string> = {};
       for (const id of Object.keys(spec.tables) as TableId[]) {
         tableEnv[`TABLE_${id.toUpperCase()}`] = tableName(config.tablePrefix, id);
@@ -138,12 +140,17 @@ export class ApiStack extends Stack {
           ...tableEnv,
           // Only functions allowed to read the secret learn where it is (the container reads it when set).
           ...(authenticates ? { PORTCULLIS_ADMIN_KEY_SECRET_ARN: adminKeySecret.secretArn } : {}),
+          ...(readsPeers ? { PORTCULLIS_AUTHZ_PEER_REGIONS: peers.join(",") } : {}),
         },
       });
 
       for (const def of TABLES) {
         const access = spec.tables[def.id];
-        if (access !== undefined) fn.grantTable(def, tableName(config.tablePrefix, def.id), access);
+        if (access === undefined) continue;
+        fn.grantTable(def, tableName(config.tablePrefix, def.id), access);
+        // Read-only on the other regions' replicas: consistency tokens written there (docs/CONSISTENCY.md).
+        if (readsPeers)
+          for (const peer of peers) fn.grantTable(def, tableName(config.tablePrefix, def.id), "read", peer);
       }
       if (authenticates) fn.grantSecretRead(adminKeySecret);
       if (spec.emitsEvents) fn.grantPutEvents(props.bus);

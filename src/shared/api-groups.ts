@@ -27,6 +27,12 @@ export interface FunctionSpec {
   readonly tables: Readonly<Partial<Record<TableId, TableAccess>>>;
   /** Whether it puts audit events on the regional bus. @default false */
   readonly emitsEvents?: boolean;
+  /**
+   * Whether it may read its tables' replicas in the other regions, to answer a consistency token
+   * written in a region whose changes have not replicated here yet (docs/CONSISTENCY.md). Sets
+   * `PORTCULLIS_AUTHZ_PEER_REGIONS` and grants read on those replicas. @default false
+   */
+  readonly readsPeerReplicas?: boolean;
   /** Whether it signs with the KMS signing key (`kms:Sign`, `kms:GetPublicKey`). @default false */
   readonly signs?: boolean;
   /** Whether it authenticates callers with the platform admin key, and so reads its secret. @default true */
@@ -71,7 +77,7 @@ export const API_GROUPS = [
     tables: { platform: "readwrite" },
     authenticates: false,
     publicAccess:
-      "OAuth endpoints authenticate clients themselves (client credentials, PKCE, tokens) per RFC 6749/7662/7009; discovery metadata and JWKS are public by specification.",
+      "Discovery metadata and JWKS are public by specification; the token, introspection and revocation endpoints authenticate OAuth clients (RFC 6749 §2.3, RFC 7662, RFC 7009).",
     signs: true,
     // token.issued and friends (DESIGN "Audit events").
     emitsEvents: true,
@@ -83,8 +89,17 @@ export const API_GROUPS = [
     routes: ["ANY /stores", "ANY /stores/{proxy+}"],
     // platform: credentials (API keys, token revocations, verification keys); authz: stores, models, tuples.
     tables: { platform: "read", authz: "readwrite" },
+    readsPeerReplicas: true,
     // Authorization decisions are not audited yet.
     emitsEvents: false,
+  },
+  {
+    id: "audit",
+    entry: "functions/audit.ts",
+    // The audit query API (docs/AUDIT.md): tenant credentials with `audit:read`, or the platform admin.
+    routes: ["GET /audit/v1/{proxy+}"],
+    // audit: the events; platform: credentials (API keys, token revocations, verification keys).
+    tables: { audit: "read", platform: "read" },
   },
 ] as const satisfies readonly FunctionSpec[];
 

@@ -254,6 +254,32 @@ describe.each(REGIONS)("api (%s)", (region) => {
     );
   });
 
+  it("authz reads the other region's replicas (read-only) to answer tokens written there", () => {
+    for (const [here, peer] of [
+      [PRIMARY, REPLICA],
+      [REPLICA, PRIMARY],
+    ] as const) {
+      const env = environmentOf(synth.stacks, here, specOf("authz"));
+      expect(env.PORTCULLIS_AUTHZ_PEER_REGIONS).toBe(peer);
+      const peerStatements = functionStatements(synth.stacks, here, specOf("authz")).filter((s) =>
+        JSON.stringify(s.Resource).includes(`:${peer}:`),
+      );
+      const peerTables = peerStatements.flatMap((s) => asArray(s.Resource).map((r) => JSON.stringify(r)));
+      expect(
+        peerTables.some((t) => t.includes(`:table/${tableName(synth.config.tablePrefix, "authz")}`)),
+      ).toBe(true);
+      for (const s of peerStatements) {
+        expect(
+          actionsOf(s).every((a) => /^dynamodb:(Get|BatchGet|Query|Scan|Describe|ConditionCheck)/.test(a)),
+        ).toBe(true);
+      }
+      // No other function looks at other regions' tables.
+      expect(
+        environmentOf(synth.stacks, here, specOf("admin")).PORTCULLIS_AUTHZ_PEER_REGIONS,
+      ).toBeUndefined();
+    }
+  });
+
   it("IAM: every authenticating function reads the platform table (key ring Query, revocation GetItem)", () => {
     const platformArn = `:table/${tableName(synth.config.tablePrefix, "platform")}"`; // the table, not an index
     for (const spec of (FUNCTIONS as readonly FunctionSpec[]).filter((f) => f.authenticates !== false)) {
