@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type AuditSettings, auditSettingsFromEnv } from "../../src/audit/settings.ts";
 import { type AuthzHttpSettings, authzSettingsFromEnv } from "../../src/authz/http/settings.ts";
 import { type KeySettings, keySettingsFromEnv } from "../../src/keys/settings.ts";
 import type { LogLevel } from "../../src/shared/logger.ts";
@@ -24,8 +25,24 @@ export interface PlatformConfig {
   readonly apiAudience?: string;
   /** Default access token lifetime in seconds (`PORTCULLIS_TOKEN_LIFETIME`). @default 600 */
   readonly tokenLifetime: number;
+  /** End-user sign-in: session timeouts, refresh-token lifetime, password KDF cost (docs/SIGNIN.md). */
+  readonly signIn: SignInSettings;
   /** Authorization API: caches, consistency, list limits (`PORTCULLIS_AUTHZ_*`, src/authz/http/settings.ts). */
   readonly authz: AuthzHttpSettings;
+  /** Audit pipeline: bus, dead-letter queue, retention, metrics (`PORTCULLIS_AUDIT_*`, src/audit/settings.ts). */
+  readonly audit: AuditSettings;
+}
+
+/** Settings of end-user sign-in (docs/SIGNIN.md). */
+export interface SignInSettings {
+  /** `PORTCULLIS_SESSION_IDLE_TIMEOUT` (s). @default 1800 */
+  readonly sessionIdleTimeout: number;
+  /** `PORTCULLIS_SESSION_MAX_LIFETIME` (s). @default 43200 */
+  readonly sessionMaxLifetime: number;
+  /** `PORTCULLIS_REFRESH_TOKEN_LIFETIME` (s). @default 2592000 */
+  readonly refreshTokenLifetime: number;
+  /** `PORTCULLIS_PASSWORD_SCRYPT_LN`: log2 of scrypt's N. @default 17 */
+  readonly scryptLn: number;
 }
 
 const envSchema = z.object({
@@ -49,6 +66,25 @@ const envSchema = z.object({
     .default(1024 * 1024),
   PORTCULLIS_API_AUDIENCE: z.string().min(1).max(256).optional(),
   PORTCULLIS_TOKEN_LIFETIME: z.coerce.number().int().min(60).max(86_400).default(600),
+  PORTCULLIS_SESSION_IDLE_TIMEOUT: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(90 * 86_400)
+    .default(1800),
+  PORTCULLIS_SESSION_MAX_LIFETIME: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(90 * 86_400)
+    .default(43_200),
+  PORTCULLIS_REFRESH_TOKEN_LIFETIME: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .max(365 * 86_400)
+    .default(2_592_000),
+  PORTCULLIS_PASSWORD_SCRYPT_LN: z.coerce.number().int().min(10).max(20).default(17),
 });
 
 /**
@@ -64,6 +100,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv, defaults: { issuer: string
   const e = r.data;
   const keys = keySettingsFromEnv(env);
   const authz = authzSettingsFromEnv(env);
+  const audit = auditSettingsFromEnv(env, {
+    store: e.PORTCULLIS_STORE,
+    ...(e.PORTCULLIS_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: e.PORTCULLIS_DYNAMODB_ENDPOINT } : {}),
+  });
   // Local keys live in the key table in plaintext: only for the memory store or DynamoDB Local.
   if (keys.signer === "local" && e.PORTCULLIS_STORE === "dynamodb" && !e.PORTCULLIS_DYNAMODB_ENDPOINT)
     throw new Error("Invalid configuration: PORTCULLIS_SIGNER: use kms or kms-envelope with DynamoDB in AWS");
@@ -84,6 +124,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv, defaults: { issuer: string
     keys,
     ...(e.PORTCULLIS_API_AUDIENCE ? { apiAudience: e.PORTCULLIS_API_AUDIENCE } : {}),
     tokenLifetime: e.PORTCULLIS_TOKEN_LIFETIME,
+    signIn: {
+      sessionIdleTimeout: Math.min(e.PORTCULLIS_SESSION_IDLE_TIMEOUT, e.PORTCULLIS_SESSION_MAX_LIFETIME),
+      sessionMaxLifetime: e.PORTCULLIS_SESSION_MAX_LIFETIME,
+      refreshTokenLifetime: e.PORTCULLIS_REFRESH_TOKEN_LIFETIME,
+      scryptLn: e.PORTCULLIS_PASSWORD_SCRYPT_LN,
+    },
     authz,
+    audit,
   };
 }

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KMSClient } from "@aws-sdk/client-kms";
+import { type Audit, createAudit } from "../../src/audit/setup.ts";
 import { DynamoDbAuthzStore } from "../../src/authz/adapters/dynamodb.ts";
 import { MemoryAuthzStore } from "../../src/authz/adapters/memory.ts";
 import { type AuthzHttp, createAuthzHttp, engineOptions } from "../../src/authz/http/index.ts";
@@ -14,6 +15,12 @@ import { createKeyRing } from "../../src/keys/setup.ts";
 import { DynamoDbOAuthStore } from "../../src/oauth/adapters/dynamodb.ts";
 import { MemoryOAuthStore } from "../../src/oauth/adapters/memory.ts";
 import { createOAuth, type OAuth } from "../../src/oauth/setup.ts";
+import { DynamoDbSignInStore } from "../../src/sessions/adapters/dynamodb.ts";
+import { MemorySignInStore } from "../../src/sessions/adapters/memory.ts";
+import { loginAuditInput } from "../../src/sessions/audit-events.ts";
+import type { SignInStore } from "../../src/sessions/ports.ts";
+import { SessionService } from "../../src/sessions/service.ts";
+import { LoginThrottle } from "../../src/sessions/throttle.ts";
 import { type Clock, systemClock } from "../../src/shared/clock.ts";
 import { createDynamoDbClient } from "../../src/shared/dynamodb.ts";
 import { type IdGenerator, ulidGenerator } from "../../src/shared/ids.ts";
@@ -24,6 +31,9 @@ import { MemoryTenantStore } from "../../src/tenants/adapters/memory.ts";
 import { apiKeyAuthenticator, platformKeyAuthenticator } from "../../src/tenants/authn.ts";
 import type { TenantStore } from "../../src/tenants/ports.ts";
 import { TenantService } from "../../src/tenants/service.ts";
+import { DynamoDbUserStore } from "../../src/users/adapters/dynamodb.ts";
+import { MemoryUserStore } from "../../src/users/adapters/memory.ts";
+import { UserService } from "../../src/users/service.ts";
 import type { PlatformConfig } from "./config.ts";
 
 /** Everything the handlers need, wired once per container (cold start) or per local platform. */
@@ -48,6 +58,14 @@ export interface Container {
   readonly oauth: OAuth;
   /** The KMS client of the KMS signer modes (for shutdown). */
   readonly kms?: KMSClient;
+  /** End users per tenant. */
+  readonly users: UserService;
+  /** Browser sessions of end users. */
+  readonly sessions: SessionService;
+  /** Sessions, codes, refresh-token families, login transactions, failed-login counters. */
+  readonly signInStore: SignInStore;
+  /** The audit pipeline: emitter, bus (in-process or EventBridge), store of the query API. */
+  readonly audit: Audit;
 }
 
 export interface ContainerOverrides {
@@ -89,6 +107,37 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     region: config.region,
     ...(overrides.kms ? { kms: overrides.kms } : {}),
   });
+  const tenantIsActive = async (id: string) => {
+    const t = await tenantStore.getTenant(id);
+    return t !== undefined && t.deletedAt === undefined;
+  };
+  const users = new UserService({
+    store: dynamodb ? new DynamoDbUserStore(dynamodb, platformTable) : new MemoryUserStore(),
+    clock,
+    ids,
+    tenantIsActive,
+    scrypt: { ln: config.signIn.scryptLn, r: 8, p: 1 },
+  });
+  const signInStore: SignInStore = dynamodb
+    ? new DynamoDbSignInStore(dynamodb, platformTable)
+    : new MemorySignInStore();
+  const sessions = new SessionService({
+    store: signInStore,
+    clock,
+    ids,
+    defaults: {
+      idleTimeoutSeconds: config.signIn.sessionIdleTimeout,
+      absoluteTimeoutSeconds: config.signIn.sessionMaxLifetime,
+    },
+    userIsActive: async (tenantId, userId) => (await users.findActive(tenantId, userId)) !== undefined,
+  });
+  const audit = createAudit(config.audit, {
+    clock,
+    ids,
+    log,
+    region: config.region,
+    ...(dynamodb ? { dynamodb: { client: dynamodb, table: tableNames(config.tablePrefix).audit } } : {}),
+  });
   const oauth = createOAuth({
     issuer: config.issuer,
     ...(config.apiAudience ? { apiAudience: config.apiAudience } : {}),
@@ -106,6 +155,15 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     tokenLifetime: config.tokenLifetime,
     maxTokenLifetime: config.keys.maxTokenLifetimeSeconds,
     jwksMaxAgeSeconds: config.keys.jwksMaxAgeSeconds,
+    signIn: {
+      users,
+      sessions,
+      store: signInStore,
+      throttle: new LoginThrottle({ store: signInStore, clock }),
+      refreshTokenLifetimeSeconds: config.signIn.refreshTokenLifetime,
+      // Sign-in events go to the audit pipeline (created below; events only happen per request).
+      onEvent: (e) => audit.emitter.emit(loginAuditInput(e)),
+    },
   });
   const authenticator = anyOf(
     platformKeyAuthenticator(config.adminKey),
@@ -133,6 +191,10 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     keyRing,
     oauth,
     ...(kms ? { kms } : {}),
+    users,
+    sessions,
+    signInStore,
+    audit,
   };
 }
 

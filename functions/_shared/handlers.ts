@@ -1,9 +1,16 @@
+import { authzAuditRules } from "../../src/audit/authz-rules.ts";
+import { auditRoutes } from "../../src/audit/http.ts";
+import { auditedRoutes } from "../../src/audit/route-audit.ts";
+import { ADMIN_AUDIT_RULES, oauthAuditRules } from "../../src/audit/rules.ts";
 import { healthRoutes } from "../../src/http/health.ts";
 import { type ErrorRenderer, renderProblem } from "../../src/http/problem.ts";
 import { createRouter } from "../../src/http/router.ts";
 import { keyRoutes } from "../../src/keys/http.ts";
 import { renderOAuthError } from "../../src/oauth/errors.ts";
+import { sessionRoutes } from "../../src/sessions/http.ts";
 import { tenantRoutes } from "../../src/tenants/http.ts";
+import { userRoutes } from "../../src/users/http.ts";
+import { withAuditFlush } from "./audit-middleware.ts";
 import type { Container } from "./container.ts";
 import { type LambdaHttpHandler, lambdaHttpHandler } from "./lambda.ts";
 
@@ -16,16 +23,55 @@ export function createHandlers(c: Container): Record<string, LambdaHttpHandler> 
     renderError: ErrorRenderer = renderProblem,
     authenticator = c.authenticator,
   ) =>
-    lambdaHttpHandler({
-      dispatch: createRouter({ routes, authenticator, renderError }),
-      renderError,
-      log: c.log,
-      bodyLimit: c.config.bodyLimit,
-    });
+    // Audit events are flushed at the end of every invocation (functions/_shared/audit-middleware.ts).
+    withAuditFlush(
+      lambdaHttpHandler({
+        dispatch: createRouter({ routes, authenticator, renderError }),
+        renderError,
+        log: c.log,
+        bodyLimit: c.config.bodyLimit,
+      }),
+      {
+        emitter: c.audit.emitter,
+        log: c.log,
+        emf: c.audit.settings.emf,
+        dimensions: { Region: c.config.region },
+      },
+    );
+  // Admin changes and OAuth decisions emit one audit event each (src/audit/rules.ts).
+  const audited = (
+    routes: Parameters<typeof createRouter>[0]["routes"],
+    rules: Parameters<typeof auditedRoutes>[1],
+  ) => auditedRoutes(routes, rules, c.audit.emitter, c.log);
+  const oauthRules = oauthAuditRules({
+    tenantOfClient: async (id) => (await c.oauth.clients.findActive(id))?.tenantId,
+    verify: (token) => c.oauth.tokens.verify(token),
+  });
+  const authzRules = authzAuditRules({
+    tenantOfStore: async (id) => (await c.authz.getStore(id)).tenantId,
+  });
   return {
     health: group(healthRoutes({ version: VERSION, store: c.config.store, region: c.config.region })),
-    admin: group([...tenantRoutes(c.tenants), ...c.oauth.adminRoutes, ...keyRoutes(c.keyRing)]),
-    oauth: group(c.oauth.routes, renderOAuthError),
-    authz: group(c.authzApi.routes, c.authzApi.renderError, c.authzApi.authenticator),
+    admin: group(
+      audited(
+        [
+          ...tenantRoutes(c.tenants),
+          ...c.oauth.adminRoutes,
+          ...keyRoutes(c.keyRing),
+          ...userRoutes(c.users),
+          ...sessionRoutes(c.sessions, c.users),
+        ],
+        ADMIN_AUDIT_RULES,
+      ),
+    ),
+    oauth: group(audited(c.oauth.routes, oauthRules), renderOAuthError),
+    authz: group(
+      // Checks, list queries, tuple/model writes and store changes (src/audit/authz-rules.ts);
+      // with audit off the routes stay unwrapped, so the hot path pays nothing.
+      c.audit.emitter.enabled ? audited(c.authzApi.routes, authzRules) : c.authzApi.routes,
+      c.authzApi.renderError,
+      c.authzApi.authenticator,
+    ),
+    audit: group(auditRoutes({ store: c.audit.store })),
   };
 }

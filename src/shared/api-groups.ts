@@ -90,8 +90,8 @@ export const API_GROUPS = [
     // platform: credentials (API keys, token revocations, verification keys); authz: stores, models, tuples.
     tables: { platform: "read", authz: "readwrite" },
     readsPeerReplicas: true,
-    // Authorization decisions are not audited yet.
-    emitsEvents: false,
+    // authz.check and friends (docs/AUDIT.md).
+    emitsEvents: true,
   },
   {
     id: "audit",

@@ -1,0 +1,49 @@
+/**
+ * The in-process event bus of the local platform: queued events go straight into the audit store
+ * (what the EventBridge rule and the audit writer do in AWS). Same contract as the EventBridge bus:
+ * `publish` only enqueues, `flush` never rejects.
+ */
+import type { Logger } from "../../shared/logger.ts";
+import type { AuditEvent } from "../events.ts";
+import type { AuditMetrics } from "../metrics.ts";
+import type { AuditStore, EventBus } from "../ports.ts";
+
+export class InProcessEventBus implements EventBus {
+  #queue: AuditEvent[] = [];
+  readonly #store: AuditStore;
+  readonly #metrics: AuditMetrics;
+  readonly #log: Logger;
+  #inflight: Promise<void> = Promise.resolve();
+
+  constructor(deps: { store: AuditStore; metrics: AuditMetrics; log: Logger }) {
+    this.#store = deps.store;
+    this.#metrics = deps.metrics;
+    this.#log = deps.log;
+  }
+
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  publish(event: AuditEvent): void {
+    this.#queue.push(event);
+  }
+
+  flush(): Promise<void> {
+    if (this.#queue.length === 0) return this.#inflight;
+    const batch = this.#queue;
+    this.#queue = [];
+    // Serialised, so a flush returns only once everything queued before it is stored.
+    this.#inflight = this.#inflight.then(async () => {
+      if (batch.length === 0) return;
+      try {
+        await this.#store.put(batch);
+        this.#metrics.add("AuditEventsDelivered", batch.length);
+      } catch (err) {
+        this.#metrics.add("AuditSpillFailures", batch.length);
+        for (const event of batch) this.#log.error("audit event not stored", { err, event });
+      }
+    });
+    return this.#inflight;
+  }
+}

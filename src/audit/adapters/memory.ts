@@ -1,0 +1,87 @@
+/**
+ * In-memory audit store (`npm start`, tests): events per tenant sorted by time and id (appended,
+ * read backwards for newest first), idempotent
+ * by id, with the same retention and filter semantics as the DynamoDB adapter.
+ */
+import type { Clock } from "../../shared/clock.ts";
+import { validationError } from "../../shared/errors.ts";
+import type { AuditEvent } from "../events.ts";
+import type { AuditFilter, AuditPage, AuditStore } from "../ports.ts";
+import { eventSortKey, expiresAt, matches } from "../query-filter.ts";
+
+interface Stored {
+  readonly key: string;
+  readonly event: AuditEvent;
+  readonly expiresAt: number;
+}
+
+export class MemoryAuditStore implements AuditStore {
+  readonly #tenants = new Map<string, Stored[]>();
+  readonly #ids = new Set<string>();
+  readonly #retentionDays: number;
+  readonly #clock: Clock;
+
+  constructor(options: { retentionDays: number; clock: Clock }) {
+    this.#retentionDays = options.retentionDays;
+    this.#clock = options.clock;
+  }
+
+  async put(events: readonly AuditEvent[]): Promise<{ written: number; duplicates: number }> {
+    let written = 0;
+    let duplicates = 0;
+    for (const event of events) {
+      if (this.#ids.has(event.id)) {
+        duplicates++;
+        continue;
+      }
+      this.#ids.add(event.id);
+      const list = this.#tenants.get(event.tenant) ?? [];
+      const s: Stored = { key: eventSortKey(event), event, expiresAt: expiresAt(event, this.#retentionDays) };
+      // Oldest first; events arrive roughly in order, so the place is almost always the end.
+      let i = list.length;
+      while (i > 0 && list[i - 1]!.key > s.key) i--;
+      if (i === list.length) list.push(s);
+      else list.splice(i, 0, s);
+      this.#tenants.set(event.tenant, list);
+      written++;
+    }
+    return { written, duplicates };
+  }
+
+  async query(
+    tenant: string,
+    filter: AuditFilter,
+    page: { limit: number; cursor?: string },
+  ): Promise<AuditPage> {
+    const list = this.#tenants.get(tenant) ?? [];
+    const nowS = Math.floor(this.#clock.now() / 1000);
+    let after: string | undefined;
+    if (page.cursor !== undefined) {
+      const m = /^m:(.+)$/.exec(page.cursor);
+      if (!m) throw validationError("Invalid continuation token.");
+      after = m[1];
+    }
+    const items: AuditEvent[] = [];
+    let last: string | undefined;
+    // Start below the cursor: binary search for the last key < after.
+    let start = list.length - 1;
+    if (after !== undefined) {
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (list[mid]!.key < after) lo = mid + 1;
+        else hi = mid;
+      }
+      start = lo - 1;
+    }
+    for (let i = start; i >= 0; i--) {
+      const s = list[i]!;
+      if (s.expiresAt <= nowS || !matches(s.event, filter)) continue;
+      if (items.length === page.limit) return { items, cursor: `m:${last}` };
+      items.push(s.event);
+      last = s.key;
+    }
+    return { items };
+  }
+}

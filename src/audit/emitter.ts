@@ -1,0 +1,100 @@
+/**
+ * The audit emitter: what decision paths call. `emit` fills in the envelope (ULID id, time,
+ * region), runs the redaction guard, counts decisions and enqueues on the bus: O(1), synchronous,
+ * never throws. Nothing here awaits; delivery happens in `flush` (end of invocation).
+ */
+import type { HttpRequest, Principal } from "../http/types.ts";
+import type { Clock } from "../shared/clock.ts";
+import type { IdGenerator } from "../shared/ids.ts";
+import type { Logger } from "../shared/logger.ts";
+import { AUDIT_SCHEMA_VERSION, type AuditEvent, type AuditEventInput } from "./events.ts";
+import type { AuditMetrics } from "./metrics.ts";
+import type { EventBus } from "./ports.ts";
+import { redactInPlace } from "./redact.ts";
+
+export interface AuditEmitterDeps {
+  readonly bus: EventBus;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly region: string;
+  readonly metrics: AuditMetrics;
+  readonly log: Logger;
+  /** Emission switched off (bench baseline, `PORTCULLIS_AUDIT=off`). @default true */
+  readonly enabled?: boolean;
+}
+
+export class AuditEmitter {
+  readonly #d: AuditEmitterDeps;
+  readonly enabled: boolean;
+
+  constructor(deps: AuditEmitterDeps) {
+    this.#d = deps;
+    this.enabled = deps.enabled ?? true;
+  }
+
+  get metrics(): AuditMetrics {
+    return this.#d.metrics;
+  }
+
+  get bus(): EventBus {
+    return this.#d.bus;
+  }
+
+  /** Enqueues one event; never throws and never blocks the caller. */
+  emit(input: AuditEventInput): void {
+    if (!this.enabled) return;
+    try {
+      const { at, tenant, type, actor, ...rest } = input;
+      // Key order of the schema (readable exports): envelope, who, what, decision, then the rest.
+      const event: AuditEvent = redactInPlace({
+        v: AUDIT_SCHEMA_VERSION,
+        id: this.#d.ids.ulid(),
+        time: new Date(at ?? this.#d.clock.now()).toISOString(),
+        tenant,
+        type,
+        actor,
+        ...rest,
+        region: this.#d.region,
+      });
+      const m = this.#d.metrics;
+      if (event.decision === "allow") m.add("DecisionsAllowed");
+      else if (event.decision === "deny") m.add("DecisionsDenied");
+      m.add("AuditEventsEmitted");
+      this.#d.bus.publish(event);
+    } catch (err) {
+      this.#d.metrics.add("AuditEmitErrors");
+      this.#d.log.error("audit emit failed", { err, type: input.type });
+    }
+  }
+
+  /** Delivers what is queued; never rejects. */
+  flush(options?: { readonly deadline?: number }): Promise<void> {
+    return this.#d.bus.flush(options);
+  }
+}
+
+/** The request part of the envelope: request id, source ip, user agent. */
+export const requestInfo = (req: HttpRequest): NonNullable<AuditEvent["request"]> => ({
+  id: req.requestId,
+  ip: req.sourceIp,
+  ...(req.headers["user-agent"] ? { user_agent: req.headers["user-agent"] } : {}),
+});
+
+/**
+ * The actor of a principal: `platform:<credential>` for the platform admin; a tenant credential's
+ * id as is when typed (`client:<id>`), else `apikey:<id>`; `anonymous` without one.
+ */
+export const actorOf = (p: Principal | undefined): string =>
+  p === undefined
+    ? "anonymous"
+    : p.kind === "platform"
+      ? `platform:${p.credentialId}`
+      : p.credentialId.includes(":")
+        ? p.credentialId
+        : `apikey:${p.credentialId}`;
+
+/** An emitter that drops everything (tests and code paths built without audit). */
+export const noAudit: Pick<AuditEmitter, "emit"> = { emit: () => {} };
+
+/** What decision paths depend on: just `emit`. */
+export type AuditSink = Pick<AuditEmitter, "emit">;

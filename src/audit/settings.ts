@@ -1,0 +1,60 @@
+/**
+ * Settings of the audit pipeline, from the environment, read once per cold start.
+ *
+ * | variable | meaning | default |
+ * |---|---|---|
+ * | `PORTCULLIS_AUDIT_BUS` | `in-process` (local store), `eventbridge`, `off` | `eventbridge` with DynamoDB in AWS, else `in-process` |
+ * | `PORTCULLIS_AUDIT_EVENT_BUS` | EventBridge bus name or ARN (else `PORTCULLIS_EVENT_BUS`, set by the CDK app) | `default` |
+ * | `PORTCULLIS_AUDIT_DLQ_URL` | SQS queue URL of undeliverable events | – (log only, counted) |
+ * | `PORTCULLIS_AUDIT_RETENTION_DAYS` | days events are kept in the audit table (TTL) | 365 |
+ * | `PORTCULLIS_AUDIT_EMF` | write EMF metric lines at the end of each invocation | `true` with `eventbridge` |
+ * | `PORTCULLIS_EVENTBRIDGE_ENDPOINT`, `PORTCULLIS_SQS_ENDPOINT` | endpoint overrides (tests' stand-ins) | – |
+ */
+import { z } from "zod";
+
+export type AuditBusKind = "in-process" | "eventbridge" | "off";
+
+export interface AuditSettings {
+  readonly bus: AuditBusKind;
+  readonly eventBusName: string;
+  readonly deadLetterQueueUrl?: string;
+  readonly retentionDays: number;
+  readonly emf: boolean;
+  readonly eventBridgeEndpoint?: string;
+  readonly sqsEndpoint?: string;
+}
+
+const schema = z.object({
+  PORTCULLIS_AUDIT_BUS: z.enum(["in-process", "eventbridge", "off"]).optional(),
+  PORTCULLIS_AUDIT_EVENT_BUS: z.string().min(1).max(1600).optional(),
+  PORTCULLIS_EVENT_BUS: z.string().min(1).max(1600).optional(),
+  PORTCULLIS_AUDIT_DLQ_URL: z.url().optional(),
+  PORTCULLIS_AUDIT_RETENTION_DAYS: z.coerce.number().min(1).max(3650).default(365),
+  PORTCULLIS_AUDIT_EMF: z.enum(["true", "false"]).optional(),
+  PORTCULLIS_EVENTBRIDGE_ENDPOINT: z.url().optional(),
+  PORTCULLIS_SQS_ENDPOINT: z.url().optional(),
+});
+
+/** Reads the audit settings; throws naming the offending variables (never their values). */
+export function auditSettingsFromEnv(
+  env: NodeJS.ProcessEnv,
+  platform: { readonly store: "memory" | "dynamodb"; readonly dynamodbEndpoint?: string },
+): AuditSettings {
+  const r = schema.safeParse(env);
+  if (!r.success) {
+    const bad = r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Invalid configuration: ${bad}`);
+  }
+  const e = r.data;
+  const inAws = platform.store === "dynamodb" && !platform.dynamodbEndpoint;
+  const bus = e.PORTCULLIS_AUDIT_BUS ?? (inAws ? "eventbridge" : "in-process");
+  return {
+    bus,
+    eventBusName: e.PORTCULLIS_AUDIT_EVENT_BUS ?? e.PORTCULLIS_EVENT_BUS ?? "default",
+    ...(e.PORTCULLIS_AUDIT_DLQ_URL ? { deadLetterQueueUrl: e.PORTCULLIS_AUDIT_DLQ_URL } : {}),
+    retentionDays: e.PORTCULLIS_AUDIT_RETENTION_DAYS,
+    emf: e.PORTCULLIS_AUDIT_EMF ? e.PORTCULLIS_AUDIT_EMF === "true" : bus === "eventbridge",
+    ...(e.PORTCULLIS_EVENTBRIDGE_ENDPOINT ? { eventBridgeEndpoint: e.PORTCULLIS_EVENTBRIDGE_ENDPOINT } : {}),
+    ...(e.PORTCULLIS_SQS_ENDPOINT ? { sqsEndpoint: e.PORTCULLIS_SQS_ENDPOINT } : {}),
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Wires the audit pipeline from its settings: the store (memory or the DynamoDB `audit` table),
+ * the bus (in-process into that store, or EventBridge with the SQS dead-letter queue) and the
+ * emitter. The composition used by functions/_shared/container.ts.
+ */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { Clock } from "../shared/clock.ts";
+import type { IdGenerator } from "../shared/ids.ts";
+import type { Logger } from "../shared/logger.ts";
+import { DynamoDbAuditStore } from "./adapters/dynamodb.ts";
+import { createEventBridgeClient, type DeadLetterSink, EventBridgeEventBus } from "./adapters/eventbridge.ts";
+import { InProcessEventBus } from "./adapters/in-process.ts";
+import { MemoryAuditStore } from "./adapters/memory.ts";
+import { createSqsClient, SqsDeadLetters } from "./adapters/sqs.ts";
+import { AuditEmitter } from "./emitter.ts";
+import { AuditMetrics } from "./metrics.ts";
+import type { AuditStore, EventBus } from "./ports.ts";
+import type { AuditSettings } from "./settings.ts";
+
+/** The audit pipeline of one container. */
+export interface Audit {
+  readonly settings: AuditSettings;
+  readonly emitter: AuditEmitter;
+  readonly bus: EventBus;
+  /** The store the query API reads (and the in-process bus writes). */
+  readonly store: AuditStore;
+  readonly metrics: AuditMetrics;
+  /** Releases SDK clients. */
+  destroy(): void;
+}
+
+export interface AuditDeps {
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly log: Logger;
+  readonly region: string;
+  /** The DynamoDB client and audit table name, when the platform store is DynamoDB. */
+  readonly dynamodb?: { readonly client: DynamoDBClient; readonly table: string };
+}
+
+/** Dead letters when no queue is configured: every event is logged in full and counted as not spilled. */
+const logOnly = (log: Logger): DeadLetterSink => ({
+  async send(events, reason) {
+    log.warn("audit dead-letter queue not configured", { reason, events: events.length });
+    return [...events];
+  },
+});
+
+export function createAudit(settings: AuditSettings, d: AuditDeps): Audit {
+  const metrics = new AuditMetrics();
+  const store: AuditStore = d.dynamodb
+    ? new DynamoDbAuditStore(d.dynamodb.client, d.dynamodb.table, {
+        retentionDays: settings.retentionDays,
+        clock: d.clock,
+      })
+    : new MemoryAuditStore({ retentionDays: settings.retentionDays, clock: d.clock });
+  const destroyers: (() => void)[] = [];
+  let bus: EventBus;
+  if (settings.bus === "eventbridge") {
+    const region = d.region !== "local" ? d.region : undefined;
+    const client = createEventBridgeClient({
+      ...(region ? { region } : {}),
+      ...(settings.eventBridgeEndpoint ? { endpoint: settings.eventBridgeEndpoint } : {}),
+    });
+    destroyers.push(() => client.destroy());
+    let deadLetters = logOnly(d.log);
+    if (settings.deadLetterQueueUrl) {
+      const sqs = createSqsClient({
+        ...(region ? { region } : {}),
+        ...(settings.sqsEndpoint ? { endpoint: settings.sqsEndpoint } : {}),
+      });
+      destroyers.push(() => sqs.destroy());
+      deadLetters = new SqsDeadLetters(sqs, settings.deadLetterQueueUrl);
+    }
+    bus = new EventBridgeEventBus({
+      client,
+      eventBusName: settings.eventBusName,
+      deadLetters,
+      metrics,
+      log: d.log,
+      clock: d.clock,
+    });
+  } else {
+    bus = new InProcessEventBus({ store, metrics, log: d.log });
+  }
+  const emitter = new AuditEmitter({
+    bus,
+    clock: d.clock,
+    ids: d.ids,
+    region: d.region,
+    metrics,
+    log: d.log,
+    enabled: settings.bus !== "off",
+  });
+  return {
+    settings,
+    emitter,
+    bus,
+    store,
+    metrics,
+    destroy: () => {
+      for (const f of destroyers) f();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { AuditEmitter } from "../../../src/audit/emitter.ts";
+import { type AuditEvent, auditEventSchema } from "../../../src/audit/events.ts";
+import { AuditMetrics } from "../../../src/audit/metrics.ts";
+import { findSecrets, REDACTED, redactEvent } from "../../../src/audit/redact.ts";
+import { ManualClock } from "../../../src/shared/clock.ts";
+import { ulidGenerator } from "../../../src/shared/ids.ts";
+import { createLogger } from "../../../src/shared/logger.ts";
+
+const jwt =
+  "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ1c2VyOjEyMyIsImF1ZCI6Imh0dHBzOi8vYXBpIn0.c2lnbmF0dXJlc2lnbmF0dXJl";
+
+function capture() {
+  const events: AuditEvent[] = [];
+  const emitter = new AuditEmitter({
+    bus: { publish: (e) => events.push(e), flush: async () => {}, pending: 0 },
+    clock: new ManualClock(),
+    ids: ulidGenerator,
+    region: "local",
+    metrics: new AuditMetrics(),
+    log: createLogger({ level: "silent" }),
+  });
+  return { emitter, events };
+}
+
+describe("audit event schema and redaction guard", () => {
+  it("fills in the envelope and validates against the versioned schema", () => {
+    const { emitter, events } = capture();
+    emitter.emit({
+      type: "token.issued",
+      tenant: "t1",
+      actor: "client:c1",
+      resource: "client:c1",
+      action: "client_credentials",
+      decision: "allow",
+      request: { id: "r1", ip: "127.0.0.1" },
+    });
+    expect(events).toHaveLength(1);
+    const e = auditEventSchema.parse(events[0]);
+    expect(e).toMatchObject({ v: 1, region: "local", time: "2026-01-01T00:00:00.000Z" });
+  });
+
+  it("drops secret-named detail keys and credential-looking values everywhere", () => {
+    const { emitter, events } = capture();
+    emitter.emit({
+      type: "token.refused",
+      tenant: "t1",
+      actor: `Bearer ${jwt}`,
+      resource: "pcl_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+      action: "token",
+      decision: "deny",
+      reason: `bad token ${jwt}`,
+      request: { user_agent: "curl/8 -----BEGIN PRIVATE KEY-----" },
+      detail: {
+        client_secret: "s3cr3t",
+        password: "hunter2",
+        access_token: jwt,
+        refresh_token: "x",
+        grant_type: "client_credentials",
+        token_type_hint: "access_token",
+        note: "pca_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+      },
+    });
+    const e = events[0]!;
+    expect(e.actor).toBe(REDACTED);
+    expect(e.resource).toBe(REDACTED);
+    expect(e.reason).toBe(REDACTED);
+    expect(e.request?.user_agent).toBe(REDACTED);
+    expect(e.detail).toEqual({
+      grant_type: "client_credentials",
+      token_type_hint: "access_token",
+      note: REDACTED,
+    });
+    expect(findSecrets(e)).toEqual([]);
+    expect(JSON.stringify(e)).not.toMatch(/s3cr3t|hunter2|eyJ/);
+  });
+
+  it("the scanner finds what the guard would remove", () => {
+    expect(findSecrets({ a: { client_secret: "x" } })).toEqual(["/a/client_secret"]);
+    expect(findSecrets({ b: [`x ${jwt}`] })).toEqual(["/b/0"]);
+    expect(findSecrets({ consistency_token: "abc", token_type: "Bearer" })).toEqual([]);
+  });
+
+  it("caps long reasons so an event always fits one PutEvents entry", () => {
+    const e = redactEvent({
+      v: 1,
+      id: ulidGenerator.ulid(),
+      time: new Date().toISOString(),
+      region: "r",
+      tenant: "t",
+      type: "authz.check",
+      actor: "a",
+      resource: "doc:1",
+      action: "viewer",
+      decision: "allow",
+      reason: "x".repeat(100_000),
+    });
+    expect(e.reason!.length).toBeLessThanOrEqual(2048);
+    expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThan(256 * 1024);
+  });
+
+  it("emit never throws, even when the bus does", () => {
+    const metrics = new AuditMetrics();
+    const emitter = new AuditEmitter({
+      bus: {
+        publish: () => {
+          throw new Error("boom");
+        },
+        flush: async () => {},
+        pending: 0,
+      },
+      clock: new ManualClock(),
+      ids: ulidGenerator,
+      region: "r",
+      metrics,
+      log: createLogger({ level: "silent" }),
+    });
+    expect(() =>
+      emitter.emit({
+        type: "authz.check",
+        tenant: "t",
+        actor: "a",
+        resource: "r",
+        action: "x",
+        decision: "deny",
+      }),
+    ).not.toThrow();
+    expect(metrics.totals.AuditEmitErrors).toBe(1);
+    const emf = JSON.parse(metrics.takeEmf(1, { Function: "authz" })!);
+    expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe("Portcullis/Audit");
+    expect(emf.AuditEmitErrors).toBe(1);
+    expect(metrics.takeEmf(2)).toBeUndefined();
+  });
+});

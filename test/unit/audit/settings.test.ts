@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { auditSettingsFromEnv } from "../../../src/audit/settings.ts";
+
+describe("audit settings", () => {
+  it("defaults: in-process locally, EventBridge with DynamoDB in AWS", () => {
+    expect(auditSettingsFromEnv({}, { store: "memory" })).toEqual({
+      bus: "in-process",
+      eventBusName: "default",
+      retentionDays: 365,
+      emf: false,
+    });
+    expect(
+      auditSettingsFromEnv({}, { store: "dynamodb", dynamodbEndpoint: "http://127.0.0.1:8000" }).bus,
+    ).toBe("in-process");
+    const aws = auditSettingsFromEnv(
+      {
+        PORTCULLIS_AUDIT_DLQ_URL: "https://sqs.eu-west-1.amazonaws.com/1/dlq",
+        PORTCULLIS_AUDIT_RETENTION_DAYS: "90",
+      },
+      { store: "dynamodb" },
+    );
+    expect(aws).toMatchObject({ bus: "eventbridge", emf: true, retentionDays: 90 });
+    // The CDK app's variable names the bus.
+    expect(
+      auditSettingsFromEnv({ PORTCULLIS_EVENT_BUS: "portcullis-prod-audit" }, { store: "dynamodb" })
+        .eventBusName,
+    ).toBe("portcullis-prod-audit");
+  });
+
+  it("names the offending variable, never its value", () => {
+    expect(() => auditSettingsFromEnv({ PORTCULLIS_AUDIT_BUS: "kafka-secret" }, { store: "memory" })).toThrow(
+      /PORTCULLIS_AUDIT_BUS/,
+    );
+    expect(() =>
+      auditSettingsFromEnv({ PORTCULLIS_AUDIT_BUS: "kafka-secret" }, { store: "memory" }),
+    ).not.toThrow(/kafka-secret/);
+    expect(() =>
+      auditSettingsFromEnv({ PORTCULLIS_AUDIT_RETENTION_DAYS: "0" }, { store: "memory" }),
+    ).toThrow();
+  });
+});
