@@ -117,7 +117,13 @@ async function pools(data: BenchData, n: number, check: (c: CheckKey) => Promise
 /** A platform with the data loaded through the HTTP API; returns the check path and credential. */
 async function platformWith(data: BenchData, log: Logger) {
   const p = await startLocalPlatform({
-    env: { PORTCULLIS_ADMIN_KEY: ADMIN, PORTCULLIS_LOG_LEVEL: "warn", PORTCULLIS_REGION: "local" },
+    env: {
+      PORTCULLIS_ADMIN_KEY: ADMIN,
+      PORTCULLIS_LOG_LEVEL: "warn",
+      PORTCULLIS_REGION: "local",
+      // Audit emission is on by default (in-process bus); PORTCULLIS_AUDIT_BUS=off measures without it.
+      ...(process.env.PORTCULLIS_AUDIT_BUS ? { PORTCULLIS_AUDIT_BUS: process.env.PORTCULLIS_AUDIT_BUS } : {}),
+    },
     port: 0,
     log,
   });
