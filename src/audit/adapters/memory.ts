@@ -1,7 +1,9 @@
 /**
  * In-memory audit store (`npm start`, tests): events per tenant sorted by time and id (appended,
  * read backwards for newest first), idempotent
- * by id, with the same retention and filter semantics as the DynamoDB adapter.
+ * by id, with the same retention and filter semantics as the DynamoDB adapter. A long-running local
+ * platform keeps at most `maxEventsPerTenant` events per tenant (oldest dropped first), so memory
+ * stays bounded under load.
  */
 import type { Clock } from "../../shared/clock.ts";
 import { validationError } from "../../shared/errors.ts";
@@ -20,10 +22,19 @@ export class MemoryAuditStore implements AuditStore {
   readonly #ids = new Set<string>();
   readonly #retentionDays: number;
   readonly #clock: Clock;
+  readonly #max: number;
 
-  constructor(options: { retentionDays: number; clock: Clock }) {
+  /** @param options.maxEventsPerTenant @default 100000 */
+  constructor(options: { retentionDays: number; clock: Clock; maxEventsPerTenant?: number }) {
     this.#retentionDays = options.retentionDays;
     this.#clock = options.clock;
+    this.#max = options.maxEventsPerTenant ?? 100_000;
+  }
+
+  /** Drops the oldest events of a list over the cap; trims in batches so appends stay O(1) amortised. */
+  #trim(list: Stored[]): void {
+    if (list.length <= this.#max + Math.ceil(this.#max / 10)) return;
+    for (const s of list.splice(0, list.length - this.#max)) this.#ids.delete(s.event.id);
   }
 
   async put(events: readonly AuditEvent[]): Promise<{ written: number; duplicates: number }> {
@@ -43,6 +54,7 @@ export class MemoryAuditStore implements AuditStore {
       if (i === list.length) list.push(s);
       else list.splice(i, 0, s);
       this.#tenants.set(event.tenant, list);
+      this.#trim(list);
       written++;
     }
     return { written, duplicates };
