@@ -14,7 +14,7 @@
  * assertion), not counted separately. Upstream's StreamedListObjects pass has no counterpart here.
  */
 
-import type { AuthzOptions } from "../api.ts";
+import type { AuthzOptions, CheckRequest } from "../api.ts";
 import { AuthzError } from "../errors.ts";
 import type { TupleKey } from "../model.ts";
 import type { AuthzStore } from "../ports.ts";
@@ -123,91 +123,92 @@ async function runStageAssertions(s: StageRun, stage: ConformanceStage): Promise
 
   for (const a of stage.listObjectsAssertions) {
     const { user, type, relation } = a.request;
-    const label = `${s.where} list-objects ${type}#${relation}@${user}${a.context ? ` context=${show(a.context)}` : ""}`;
     const contextualTuples = ctxOf(a.contextualTuples);
-    try {
-      const r = await s.service.listObjects({
-        ...base,
-        user,
-        type,
-        relation,
-        contextualTuples,
-        ...(a.context ? { context: a.context } : {}),
-      });
-      if (a.errorCode) {
-        s.fail(`${label}: expected error ${a.errorCode}, got ${show(r.objects)}`);
-        continue;
-      }
-      if (!sameMultiset(r.objects, a.expectation)) {
-        s.fail(`${label}: expected ${show([...a.expectation].sort())}, got ${show([...r.objects].sort())}`);
-        continue;
-      }
-      const denied: string[] = [];
-      for (const object of r.objects) {
-        const c = await s.service.check({
-          ...base,
-          tupleKey: { user, relation, object },
-          contextualTuples,
-          ...(a.context ? { context: a.context } : {}),
-        });
-        if (!c.allowed) denied.push(object);
-      }
-      if (denied.length) s.fail(`${label}: re-check denied ${show(denied)}`);
-      else s.ok();
-    } catch (e) {
-      if (a.errorCode && e instanceof AuthzError && e.openfgaCode === a.errorCode) s.ok();
-      else
-        s.fail(
-          `${label}: expected ${a.errorCode ? `error ${a.errorCode}` : show(a.expectation)}, got ${outcome(e)}`,
-        );
-    }
+    await judgeList(s, a, {
+      label: `${s.where} list-objects ${type}#${relation}@${user}${a.context ? ` context=${show(a.context)}` : ""}`,
+      list: async () =>
+        (
+          await s.service.listObjects({
+            ...base,
+            user,
+            type,
+            relation,
+            contextualTuples,
+            ...(a.context ? { context: a.context } : {}),
+          })
+        ).objects,
+      recheck: (object) => ({ ...base, tupleKey: { user, relation, object }, contextualTuples }),
+    });
   }
 
   for (const a of stage.listUsersAssertions) {
     const { object, relation, filters } = a.request;
-    const label = `${s.where} list-users ${object}#${relation} filters=${show(filters)}${a.context ? ` context=${show(a.context)}` : ""}`;
     const contextualTuples = ctxOf(a.contextualTuples);
     const colon = object.indexOf(":");
-    try {
-      const r = await s.service.listUsers({
-        ...base,
-        object: { type: object.slice(0, colon), id: object.slice(colon + 1) },
-        relation,
-        userFilters: filters.map((f) => {
-          const h = f.indexOf("#");
-          return h < 0 ? { type: f } : { type: f.slice(0, h), relation: f.slice(h + 1) };
-        }),
-        contextualTuples,
+    await judgeList(s, a, {
+      label: `${s.where} list-users ${object}#${relation} filters=${show(filters)}${a.context ? ` context=${show(a.context)}` : ""}`,
+      list: async () =>
+        (
+          await s.service.listUsers({
+            ...base,
+            object: { type: object.slice(0, colon), id: object.slice(colon + 1) },
+            relation,
+            userFilters: filters.map((f) => {
+              const h = f.indexOf("#");
+              return h < 0 ? { type: f } : { type: f.slice(0, h), relation: f.slice(h + 1) };
+            }),
+            contextualTuples,
+            ...(a.context ? { context: a.context } : {}),
+          })
+        ).users.map(userString),
+      recheck: (user) => ({ ...base, tupleKey: { user, relation, object }, contextualTuples }),
+    });
+  }
+}
+
+/**
+ * One list assertion (list-objects or list-users): the call must fail with the expected code, or
+ * return the expected entries as a multiset, and then every entry must pass Check with the same
+ * contextual tuples and context.
+ */
+async function judgeList(
+  s: StageRun,
+  a: {
+    readonly errorCode?: number;
+    readonly expectation: readonly string[];
+    readonly context?: Record<string, unknown>;
+  },
+  how: {
+    readonly label: string;
+    readonly list: () => Promise<string[]>;
+    readonly recheck: (entry: string) => Omit<CheckRequest, "context">;
+  },
+): Promise<void> {
+  const { label } = how;
+  try {
+    const entries = await how.list();
+    if (a.errorCode) return s.fail(`${label}: expected error ${a.errorCode}, got ${show(entries)}`);
+    if (!sameMultiset(entries, a.expectation)) {
+      return s.fail(
+        `${label}: expected ${show([...a.expectation].sort())}, got ${show([...entries].sort())}`,
+      );
+    }
+    const denied: string[] = [];
+    for (const entry of entries) {
+      const c = await s.service.check({
+        ...how.recheck(entry),
         ...(a.context ? { context: a.context } : {}),
       });
-      const users = r.users.map(userString);
-      if (a.errorCode) {
-        s.fail(`${label}: expected error ${a.errorCode}, got ${show(users)}`);
-        continue;
-      }
-      if (!sameMultiset(users, a.expectation)) {
-        s.fail(`${label}: expected ${show([...a.expectation].sort())}, got ${show([...users].sort())}`);
-        continue;
-      }
-      const denied: string[] = [];
-      for (const user of users) {
-        const c = await s.service.check({
-          ...base,
-          tupleKey: { user, relation, object },
-          contextualTuples,
-          ...(a.context ? { context: a.context } : {}),
-        });
-        if (!c.allowed) denied.push(user);
-      }
-      if (denied.length) s.fail(`${label}: re-check denied ${show(denied)}`);
-      else s.ok();
-    } catch (e) {
-      if (a.errorCode && e instanceof AuthzError && e.openfgaCode === a.errorCode) s.ok();
-      else
-        s.fail(
-          `${label}: expected ${a.errorCode ? `error ${a.errorCode}` : show(a.expectation)}, got ${outcome(e)}`,
-        );
+      if (!c.allowed) denied.push(entry);
     }
+    if (denied.length) s.fail(`${label}: re-check denied ${show(denied)}`);
+    else s.ok();
+  } catch (e) {
+    if (a.errorCode && e instanceof AuthzError && e.openfgaCode === a.errorCode) s.ok();
+    else
+      s.fail(
+        `${label}: expected ${a.errorCode ? `error ${a.errorCode}` : show(a.expectation)}, got ${outcome(e)}`,
+      );
   }
 }
 
