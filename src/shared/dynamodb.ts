@@ -11,6 +11,7 @@ import {
   CreateTableCommand,
   DeleteTableCommand,
   DynamoDBClient,
+  GetItemCommand,
   ListTablesCommand,
   PutItemCommand,
   QueryCommand,
@@ -50,6 +51,42 @@ export function createDynamoDbClient(options: DynamoDbClientOptions = {}): Dynam
     });
   }
   return new DynamoDBClient({ ...(options.region ? { region: options.region } : {}), requestHandler });
+}
+
+/** Options every DynamoDB store adapter takes. */
+export interface TableAdapterOptions {
+  /** Strongly consistent point reads and Queries on the base table. @default true */
+  readonly consistentRead?: boolean;
+  /** `Limit` of each Query request (tests use small pages to exercise pagination). */
+  readonly queryPageSize?: number;
+}
+
+/**
+ * What every DynamoDB store adapter shares: the client, its table, read consistency, the Query page
+ * size and a point read.
+ */
+export abstract class TableAdapter {
+  protected readonly client: DynamoDBClient;
+  protected readonly table: string;
+  protected readonly consistent: boolean;
+  protected readonly pageSize: number | undefined;
+
+  constructor(client: DynamoDBClient, tableName: string, options: TableAdapterOptions = {}) {
+    this.client = client;
+    this.table = tableName;
+    this.consistent = options.consistentRead ?? true;
+    this.pageSize = options.queryPageSize;
+  }
+
+  /** One GetItem on the table. */
+  protected async getItem(
+    key: Record<string, AttributeValue>,
+  ): Promise<Record<string, AttributeValue> | undefined> {
+    const r = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: key, ConsistentRead: this.consistent }),
+    );
+    return r.Item;
+  }
 }
 
 /** The SDK error's `name` (e.g. `ConditionalCheckFailedException`), if any. */

@@ -11,14 +11,8 @@
  * eventually consistent); one-time `jti` = conditional PutItem (new, or the old entry expired);
  * revocation check = GetItem. TTL deletes expired entries lazily, so readers compare `exp_ms`.
  */
-import {
-  type AttributeValue,
-  DeleteItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-} from "@aws-sdk/client-dynamodb";
-import { dynamoErrorName, queryPage } from "../../shared/dynamodb.ts";
+import { type AttributeValue, DeleteItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { dynamoErrorName, queryPage, TableAdapter } from "../../shared/dynamodb.ts";
 import { conflict, notFound } from "../../shared/errors.ts";
 import type { Page } from "../../tenants/model.ts";
 import type { OAuthClient } from "../model.ts";
@@ -42,33 +36,13 @@ function toItem(c: OAuthClient): Item {
 
 const toClient = (item: Item): OAuthClient => JSON.parse(item.client?.S ?? "{}") as OAuthClient;
 
-/** Options of {@link DynamoDbOAuthStore}. */
-export interface DynamoDbOAuthStoreOptions {
-  /** Strongly consistent point reads (a revocation or deletion is seen at once in this region). @default true */
-  readonly consistentRead?: boolean;
-  /** Cap on items per Query request (tests use a small one to exercise pagination). */
-  readonly queryPageSize?: number;
-}
-
 /** OAuth stores on DynamoDB; see the item design at the top of this file. */
-export class DynamoDbOAuthStore implements ClientStore, ReplayCache, RevocationList {
-  readonly #client: DynamoDBClient;
-  readonly #table: string;
-  readonly #consistent: boolean;
-  readonly #pageSize: number | undefined;
-
-  constructor(client: DynamoDBClient, tableName: string, options: DynamoDbOAuthStoreOptions = {}) {
-    this.#client = client;
-    this.#table = tableName;
-    this.#consistent = options.consistentRead ?? true;
-    this.#pageSize = options.queryPageSize;
-  }
-
+export class DynamoDbOAuthStore extends TableAdapter implements ClientStore, ReplayCache, RevocationList {
   async #put(item: Item, condition: string, values?: Item): Promise<boolean> {
     try {
-      await this.#client.send(
+      await this.client.send(
         new PutItemCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Item: item,
           ConditionExpression: condition,
           ...(values ? { ExpressionAttributeValues: values } : {}),
@@ -81,20 +55,13 @@ export class DynamoDbOAuthStore implements ClientStore, ReplayCache, RevocationL
     }
   }
 
-  async #get(key: Item): Promise<Item | undefined> {
-    const r = await this.#client.send(
-      new GetItemCommand({ TableName: this.#table, Key: key, ConsistentRead: this.#consistent }),
-    );
-    return r.Item;
-  }
-
   async createClient(client: OAuthClient): Promise<void> {
     if (!(await this.#put(toItem(client), "attribute_not_exists(pk)")))
       throw conflict("Client already exists.");
   }
 
   async getClient(clientId: string): Promise<OAuthClient | undefined> {
-    const item = await this.#get(clientKey(clientId));
+    const item = await this.getItem(clientKey(clientId));
     return item && toClient(item);
   }
 
@@ -104,11 +71,11 @@ export class DynamoDbOAuthStore implements ClientStore, ReplayCache, RevocationL
   ): Promise<Page<OAuthClient>> {
     const gsi1pk = tenantIndex(tenantId);
     const r = await queryPage(
-      this.#client,
+      this.client,
       [
         {
           input: {
-            TableName: this.#table,
+            TableName: this.table,
             IndexName: "gsi1",
             KeyConditionExpression: "gsi1pk = :p",
             ExpressionAttributeValues: { ":p": { S: gsi1pk } },
@@ -117,7 +84,7 @@ export class DynamoDbOAuthStore implements ClientStore, ReplayCache, RevocationL
           keyNames: ["pk", "sk", "gsi1pk", "gsi1sk"],
         },
       ],
-      { ...options, ...(this.#pageSize ? { pageSize: this.#pageSize } : {}) },
+      { ...options, ...(this.pageSize ? { pageSize: this.pageSize } : {}) },
     );
     return { items: r.items.map(toClient), ...(r.cursor ? { cursor: r.cursor } : {}) };
   }
@@ -131,9 +98,9 @@ export class DynamoDbOAuthStore implements ClientStore, ReplayCache, RevocationL
 
   async deleteClient(tenantId: string, clientId: string): Promise<void> {
     try {
-      await this.#client.send(
+      await this.client.send(
         new DeleteItemCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Key: clientKey(clientId),
           ConditionExpression: "attribute_exists(pk) AND tenantId = :t",
           ExpressionAttributeValues: { ":t": { S: tenantId } },
@@ -159,9 +126,9 @@ export class DynamoDbOAuthStore implements ClientStore, ReplayCache, RevocationL
   }
 
   async revoke(jti: string, expiresAt: number): Promise<void> {
-    await this.#client.send(
+    await this.client.send(
       new PutItemCommand({
-        TableName: this.#table,
+        TableName: this.table,
         Item: {
           pk: { S: `REVOKED#${jti}` },
           sk: { S: "REVOKED" },
@@ -173,7 +140,7 @@ export class DynamoDbOAuthStore implements ClientStore, ReplayCache, RevocationL
   }
 
   async isRevoked(jti: string, now: number): Promise<boolean> {
-    const item = await this.#get({ pk: { S: `REVOKED#${jti}` }, sk: { S: "REVOKED" } });
+    const item = await this.getItem({ pk: { S: `REVOKED#${jti}` }, sk: { S: "REVOKED" } });
     return item !== undefined && Number(item.exp_ms?.N ?? 0) > now;
   }
 }

@@ -20,13 +20,11 @@
 import {
   type AttributeValue,
   DeleteItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { dynamoErrorName } from "../../shared/dynamodb.ts";
+import { dynamoErrorName, TableAdapter } from "../../shared/dynamodb.ts";
 import { conflict } from "../../shared/errors.ts";
 import type {
   AuthorizationCode,
@@ -82,36 +80,13 @@ function toFamily(item: Item): RefreshFamily {
   };
 }
 
-/** Options of {@link DynamoDbSignInStore}. */
-export interface DynamoDbSignInStoreOptions {
-  /** @default true */
-  readonly consistentRead?: boolean;
-}
-
 /** Sign-in store on DynamoDB; see the item design above. */
-export class DynamoDbSignInStore implements SignInStore {
-  readonly #client: DynamoDBClient;
-  readonly #table: string;
-  readonly #consistent: boolean;
-
-  constructor(client: DynamoDBClient, tableName: string, options: DynamoDbSignInStoreOptions = {}) {
-    this.#client = client;
-    this.#table = tableName;
-    this.#consistent = options.consistentRead ?? true;
-  }
-
-  async #get(k: Item): Promise<Item | undefined> {
-    const r = await this.#client.send(
-      new GetItemCommand({ TableName: this.#table, Key: k, ConsistentRead: this.#consistent }),
-    );
-    return r.Item;
-  }
-
+export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
   async #put(item: Item, condition?: string, values?: Item): Promise<boolean> {
     try {
-      await this.#client.send(
+      await this.client.send(
         new PutItemCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Item: item,
           ...(condition ? { ConditionExpression: condition } : {}),
           ...(values ? { ExpressionAttributeValues: values } : {}),
@@ -132,9 +107,9 @@ export class DynamoDbSignInStore implements SignInStore {
     returnNew?: boolean;
   }): Promise<Item | undefined | false> {
     try {
-      const r = await this.#client.send(
+      const r = await this.client.send(
         new UpdateItemCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Key: input.key,
           UpdateExpression: input.set,
           ConditionExpression: input.condition,
@@ -170,7 +145,7 @@ export class DynamoDbSignInStore implements SignInStore {
   }
 
   async getSession(id: string): Promise<Session | undefined> {
-    const item = await this.#get(key("SESSION", id));
+    const item = await this.getItem(key("SESSION", id));
     return item && toSession(item);
   }
 
@@ -187,9 +162,9 @@ export class DynamoDbSignInStore implements SignInStore {
     const out: Session[] = [];
     let esk: Item | undefined;
     do {
-      const r = await this.#client.send(
+      const r = await this.client.send(
         new QueryCommand({
-          TableName: this.#table,
+          TableName: this.table,
           IndexName: "gsi1",
           KeyConditionExpression: "gsi1pk = :p",
           ExpressionAttributeValues: { ":p": { S: `TENANT#${tenantId}#USER#${userId}#SESSIONS` } },
@@ -213,7 +188,7 @@ export class DynamoDbSignInStore implements SignInStore {
   }
 
   async getSessionPolicy(tenantId: string): Promise<SessionPolicy | undefined> {
-    const item = await this.#get({ pk: { S: `TENANT#${tenantId}` }, sk: { S: "SESSIONPOLICY" } });
+    const item = await this.getItem({ pk: { S: `TENANT#${tenantId}` }, sk: { S: "SESSIONPOLICY" } });
     return item && (JSON.parse(item.rec?.S ?? "{}") as SessionPolicy);
   }
 
@@ -252,7 +227,7 @@ export class DynamoDbSignInStore implements SignInStore {
       returnNew: true,
     });
     if (r) return { code: toCode(r), first: true };
-    const item = await this.#get(key("CODE", codeHash));
+    const item = await this.getItem(key("CODE", codeHash));
     if (!item || (num(item, "exp_ms") ?? 0) <= at) return undefined;
     return { code: toCode(item), first: false };
   }
@@ -291,7 +266,7 @@ export class DynamoDbSignInStore implements SignInStore {
   }
 
   async getFamily(id: string): Promise<RefreshFamily | undefined> {
-    const item = await this.#get(key("RTFAMILY", id));
+    const item = await this.getItem(key("RTFAMILY", id));
     return item && toFamily(item);
   }
 
@@ -326,19 +301,19 @@ export class DynamoDbSignInStore implements SignInStore {
   }
 
   async getInteraction(id: string, now: number): Promise<Interaction | undefined> {
-    const item = await this.#get(key("INTERACTION", id));
+    const item = await this.getItem(key("INTERACTION", id));
     if (!item || (num(item, "exp_ms") ?? 0) <= now) return undefined;
     return JSON.parse(item.rec?.S ?? "{}") as Interaction;
   }
 
   async deleteInteraction(id: string): Promise<void> {
-    await this.#client.send(new DeleteItemCommand({ TableName: this.#table, Key: key("INTERACTION", id) }));
+    await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: key("INTERACTION", id) }));
   }
 
   // Failed-login counters
 
   async getThrottle(k: string, now: number): Promise<ThrottleState | undefined> {
-    const item = await this.#get(key("THROTTLE", k));
+    const item = await this.getItem(key("THROTTLE", k));
     if (!item || (num(item, "exp_ms") ?? 0) <= now) return undefined;
     return {
       failures: num(item, "failures") ?? 0,
@@ -372,6 +347,6 @@ export class DynamoDbSignInStore implements SignInStore {
   }
 
   async clearThrottle(k: string): Promise<void> {
-    await this.#client.send(new DeleteItemCommand({ TableName: this.#table, Key: key("THROTTLE", k) }));
+    await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: key("THROTTLE", k) }));
   }
 }

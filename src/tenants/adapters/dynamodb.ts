@@ -16,13 +16,11 @@
  */
 import {
   type AttributeValue,
-  type DynamoDBClient,
-  GetItemCommand,
   PutItemCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { cancellationCodes, dynamoErrorName, queryPage } from "../../shared/dynamodb.ts";
+import { cancellationCodes, dynamoErrorName, queryPage, TableAdapter } from "../../shared/dynamodb.ts";
 import { conflict, notFound } from "../../shared/errors.ts";
 import type { ApiKeyRecord, Page, Tenant } from "../model.ts";
 import type { TenantStore } from "../ports.ts";
@@ -75,40 +73,13 @@ function apiKeyAttributes(key: ApiKeyRecord): Item {
   };
 }
 
-/** Options of {@link DynamoDbTenantStore}. */
-export interface DynamoDbTenantStoreOptions {
-  /** Strongly consistent point reads (so a revocation is seen at once in this region). @default true */
-  readonly consistentRead?: boolean;
-  /** Cap on items per Query request (tests use a small one to exercise pagination). */
-  readonly queryPageSize?: number;
-}
-
 /** TenantStore on DynamoDB; see the item design at the top of this file. */
-export class DynamoDbTenantStore implements TenantStore {
-  readonly #client: DynamoDBClient;
-  readonly #table: string;
-  readonly #consistent: boolean;
-  readonly #pageSize: number | undefined;
-
-  constructor(client: DynamoDBClient, tableName: string, options: DynamoDbTenantStoreOptions = {}) {
-    this.#client = client;
-    this.#table = tableName;
-    this.#consistent = options.consistentRead ?? true;
-    this.#pageSize = options.queryPageSize;
-  }
-
-  async #get(key: Item): Promise<Item | undefined> {
-    const r = await this.#client.send(
-      new GetItemCommand({ TableName: this.#table, Key: key, ConsistentRead: this.#consistent }),
-    );
-    return r.Item;
-  }
-
+export class DynamoDbTenantStore extends TableAdapter implements TenantStore {
   async createTenant(tenant: Tenant): Promise<void> {
     try {
-      await this.#client.send(
+      await this.client.send(
         new PutItemCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Item: {
             ...tenantKey(tenant.id),
             gsi1pk: { S: "TENANTS" },
@@ -128,17 +99,17 @@ export class DynamoDbTenantStore implements TenantStore {
   }
 
   async getTenant(id: string): Promise<Tenant | undefined> {
-    const item = await this.#get(tenantKey(id));
+    const item = await this.getItem(tenantKey(id));
     return item && toTenant(item);
   }
 
   async listTenants(options: { limit: number; cursor?: string }): Promise<Page<Tenant>> {
     const r = await queryPage(
-      this.#client,
+      this.client,
       [
         {
           input: {
-            TableName: this.#table,
+            TableName: this.table,
             IndexName: "gsi1",
             KeyConditionExpression: "gsi1pk = :p",
             ExpressionAttributeValues: { ":p": { S: "TENANTS" } },
@@ -147,16 +118,16 @@ export class DynamoDbTenantStore implements TenantStore {
           keyNames: ["pk", "sk", "gsi1pk", "gsi1sk"],
         },
       ],
-      { ...options, ...(this.#pageSize ? { pageSize: this.#pageSize } : {}) },
+      { ...options, ...(this.pageSize ? { pageSize: this.pageSize } : {}) },
     );
     return { items: r.items.map(toTenant), ...(r.cursor ? { cursor: r.cursor } : {}) };
   }
 
   async markTenantDeleted(id: string, deletedAt: number): Promise<Tenant> {
     try {
-      const r = await this.#client.send(
+      const r = await this.client.send(
         new UpdateItemCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Key: tenantKey(id),
           UpdateExpression: "SET deletedAt = if_not_exists(deletedAt, :d)",
           ConditionExpression: "attribute_exists(pk)",
@@ -174,19 +145,19 @@ export class DynamoDbTenantStore implements TenantStore {
   async createApiKey(key: ApiKeyRecord): Promise<void> {
     const attributes = apiKeyAttributes(key);
     try {
-      await this.#client.send(
+      await this.client.send(
         new TransactWriteItemsCommand({
           TransactItems: [
             {
               Put: {
-                TableName: this.#table,
+                TableName: this.table,
                 Item: { ...apiKeyKey(key.tenantId, key.id), ...attributes },
                 ConditionExpression: "attribute_not_exists(pk)",
               },
             },
             {
               Put: {
-                TableName: this.#table,
+                TableName: this.table,
                 Item: { ...hashKey(key.keyHash), ...attributes },
                 ConditionExpression: "attribute_not_exists(pk)",
               },
@@ -203,12 +174,12 @@ export class DynamoDbTenantStore implements TenantStore {
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
-    const item = await this.#get(hashKey(keyHash));
+    const item = await this.getItem(hashKey(keyHash));
     return item && toApiKey(item);
   }
 
   async getApiKey(tenantId: string, keyId: string): Promise<ApiKeyRecord | undefined> {
-    const item = await this.#get(apiKeyKey(tenantId, keyId));
+    const item = await this.getItem(apiKeyKey(tenantId, keyId));
     return item && toApiKey(item);
   }
 
@@ -218,38 +189,38 @@ export class DynamoDbTenantStore implements TenantStore {
   ): Promise<Page<ApiKeyRecord>> {
     const pk = `TENANT#${tenantId}`;
     const r = await queryPage(
-      this.#client,
+      this.client,
       [
         {
           input: {
-            TableName: this.#table,
+            TableName: this.table,
             KeyConditionExpression: "pk = :p AND begins_with(sk, :s)",
             ExpressionAttributeValues: { ":p": { S: pk }, ":s": { S: "APIKEY#" } },
-            ConsistentRead: this.#consistent,
+            ConsistentRead: this.consistent,
           },
           partition: ["pk", pk],
           keyNames: ["pk", "sk"],
         },
       ],
-      { ...options, ...(this.#pageSize ? { pageSize: this.#pageSize } : {}) },
+      { ...options, ...(this.pageSize ? { pageSize: this.pageSize } : {}) },
     );
     return { items: r.items.map(toApiKey), ...(r.cursor ? { cursor: r.cursor } : {}) };
   }
 
   async revokeApiKey(tenantId: string, keyId: string, revokedAt: number): Promise<ApiKeyRecord> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const item = await this.#get(apiKeyKey(tenantId, keyId));
+      const item = await this.getItem(apiKeyKey(tenantId, keyId));
       if (!item) throw notFound("API key not found.");
       const current = toApiKey(item);
       if (current.revokedAt !== undefined) return current;
       const update = {
-        TableName: this.#table,
+        TableName: this.table,
         UpdateExpression: "SET revokedAt = :r",
         ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(revokedAt)",
         ExpressionAttributeValues: { ":r": { N: String(revokedAt) } },
       };
       try {
-        await this.#client.send(
+        await this.client.send(
           new TransactWriteItemsCommand({
             TransactItems: [
               { Update: { ...update, Key: apiKeyKey(tenantId, keyId) } },

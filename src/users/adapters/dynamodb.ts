@@ -14,12 +14,10 @@
  */
 import {
   type AttributeValue,
-  type DynamoDBClient,
-  GetItemCommand,
   type TransactWriteItem,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
-import { cancellationCodes, queryPage } from "../../shared/dynamodb.ts";
+import { cancellationCodes, queryPage, TableAdapter } from "../../shared/dynamodb.ts";
 import { conflict, notFound } from "../../shared/errors.ts";
 import type { Page } from "../../tenants/model.ts";
 import { emailKeyOf, type User } from "../model.ts";
@@ -45,41 +43,14 @@ const toItem = (u: User): Item => ({
 });
 const toUser = (item: Item): User => JSON.parse(item.user?.S ?? "{}") as User;
 
-/** Options of {@link DynamoDbUserStore}. */
-export interface DynamoDbUserStoreOptions {
-  /** @default true */
-  readonly consistentRead?: boolean;
-  /** Cap on items per Query request (tests use a small one). */
-  readonly queryPageSize?: number;
-}
-
 /** UserStore on DynamoDB; see the item design above. */
-export class DynamoDbUserStore implements UserStore {
-  readonly #client: DynamoDBClient;
-  readonly #table: string;
-  readonly #consistent: boolean;
-  readonly #pageSize: number | undefined;
-
-  constructor(client: DynamoDBClient, tableName: string, options: DynamoDbUserStoreOptions = {}) {
-    this.#client = client;
-    this.#table = tableName;
-    this.#consistent = options.consistentRead ?? true;
-    this.#pageSize = options.queryPageSize;
-  }
-
-  async #get(key: Item): Promise<Item | undefined> {
-    const r = await this.#client.send(
-      new GetItemCommand({ TableName: this.#table, Key: key, ConsistentRead: this.#consistent }),
-    );
-    return r.Item;
-  }
-
+export class DynamoDbUserStore extends TableAdapter implements UserStore {
   async #transact(
     items: TransactWriteItem[],
     onCancel: (codes: (string | undefined)[]) => Error,
   ): Promise<void> {
     try {
-      await this.#client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+      await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
     } catch (e) {
       const codes = cancellationCodes(e);
       if (codes) throw onCancel(codes);
@@ -92,14 +63,14 @@ export class DynamoDbUserStore implements UserStore {
       [
         {
           Put: {
-            TableName: this.#table,
+            TableName: this.table,
             Item: toItem(user),
             ConditionExpression: "attribute_not_exists(pk)",
           },
         },
         {
           Put: {
-            TableName: this.#table,
+            TableName: this.table,
             Item: { ...emailKey(user.tenantId, user.emailKey), userId: { S: user.id } },
             ConditionExpression: "attribute_not_exists(pk)",
           },
@@ -110,12 +81,12 @@ export class DynamoDbUserStore implements UserStore {
   }
 
   async getUser(tenantId: string, userId: string): Promise<User | undefined> {
-    const item = await this.#get(userKey(tenantId, userId));
+    const item = await this.getItem(userKey(tenantId, userId));
     return item && toUser(item);
   }
 
   async findUserByEmail(tenantId: string, key: string): Promise<User | undefined> {
-    const link = await this.#get(emailKey(tenantId, key));
+    const link = await this.getItem(emailKey(tenantId, key));
     const id = link?.userId?.S;
     return id === undefined ? undefined : this.getUser(tenantId, id);
   }
@@ -137,15 +108,15 @@ export class DynamoDbUserStore implements UserStore {
       values[":d"] = { BOOL: f.disabled };
     }
     const r = await queryPage(
-      this.#client,
+      this.client,
       [
         {
           input: {
-            TableName: this.#table,
+            TableName: this.table,
             KeyConditionExpression: "pk = :p AND begins_with(sk, :s)",
             ExpressionAttributeValues: values,
             ...(filters.length ? { FilterExpression: filters.join(" AND ") } : {}),
-            ConsistentRead: this.#consistent,
+            ConsistentRead: this.consistent,
           },
           partition: ["pk", pk],
           keyNames: ["pk", "sk"],
@@ -154,7 +125,7 @@ export class DynamoDbUserStore implements UserStore {
       {
         limit: options.limit,
         ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
-        ...(this.#pageSize ? { pageSize: this.#pageSize } : {}),
+        ...(this.pageSize ? { pageSize: this.pageSize } : {}),
       },
     );
     return r.cursor === undefined
@@ -168,7 +139,7 @@ export class DynamoDbUserStore implements UserStore {
     const items: TransactWriteItem[] = [
       {
         Put: {
-          TableName: this.#table,
+          TableName: this.table,
           Item: toItem(user),
           ConditionExpression: "attribute_exists(pk) AND version = :v",
           ExpressionAttributeValues: { ":v": { N: String(user.version - 1) } },
@@ -179,14 +150,14 @@ export class DynamoDbUserStore implements UserStore {
       items.push(
         {
           Put: {
-            TableName: this.#table,
+            TableName: this.table,
             Item: { ...emailKey(user.tenantId, user.emailKey), userId: { S: user.id } },
             ConditionExpression: "attribute_not_exists(pk)",
           },
         },
         {
           Delete: {
-            TableName: this.#table,
+            TableName: this.table,
             Key: emailKey(user.tenantId, cur.emailKey),
             ConditionExpression: "userId = :u",
             ExpressionAttributeValues: { ":u": { S: user.id } },
@@ -208,14 +179,14 @@ export class DynamoDbUserStore implements UserStore {
       [
         {
           Delete: {
-            TableName: this.#table,
+            TableName: this.table,
             Key: userKey(tenantId, userId),
             ConditionExpression: "attribute_exists(pk)",
           },
         },
         {
           Delete: {
-            TableName: this.#table,
+            TableName: this.table,
             Key: emailKey(tenantId, cur.emailKey),
             ConditionExpression: "userId = :u",
             ExpressionAttributeValues: { ":u": { S: userId } },
