@@ -1,8 +1,9 @@
 /**
  * Lambda entry of the audit writer: the target of the EventBridge rule on
- * `source = portcullis.audit` (one event per invocation), and of an SQS event source mapping on the
- * audit dead-letter queue (redrive of spilled events). Stores into the `audit` table, idempotent by event id;
- * a store failure fails the invocation so EventBridge retries it (its own DLQ keeps the rest).
+ * `source = portcullis.audit` (one event per invocation), and of the SQS event source mappings
+ * (disabled until a redrive) on the spill queue and on the store dead-letter queue. Stores into the
+ * `audit` table, idempotent by event id; a store failure fails the invocation so it is retried
+ * (Lambda's asynchronous retries, then the store dead-letter queue; an SQS batch returns to its queue).
  * Reads only `PORTCULLIS_TABLE_PREFIX`, `PORTCULLIS_AUDIT_RETENTION_DAYS`, `PORTCULLIS_LOG_LEVEL`
  * and the region: no admin key, no signing keys.
  */
@@ -32,7 +33,30 @@ const store = new DynamoDbAuditStore(
 );
 const write = createAuditWriter({ store, log });
 
+/**
+ * Redrive bodies in the shape the writer reads (`{"reason", "event"}`). Spill messages already are;
+ * the store dead-letter queue holds whole EventBridge events (the rule's DeadLetterConfig and the
+ * writer's own asynchronous DeadLetterConfig both keep the event as sent), whose `detail` is the
+ * audit event. Anything else passes through and is rejected (logged, counted) by the writer.
+ */
+export function redriveBodies(e: SqsRedriveEvent): SqsRedriveEvent {
+  return {
+    Records: e.Records.map((r) => {
+      try {
+        const m = JSON.parse(r.body) as { event?: unknown; detail?: unknown };
+        if (m && typeof m === "object" && m.event === undefined && m.detail !== undefined)
+          return { body: JSON.stringify({ reason: "dead-letter", event: m.detail }) };
+      } catch {
+        // not JSON: left to the writer, which rejects it
+      }
+      return r;
+    }),
+  };
+}
+
 export const handler = middy<BusEvent | BusEvent[] | SqsRedriveEvent, void>().handler(async (event) => {
-  const r = await write(event);
+  const r = await write(
+    !Array.isArray(event) && "Records" in event ? redriveBodies(event as SqsRedriveEvent) : event,
+  );
   log.info("audit events written", { ...r });
 });

@@ -87,9 +87,11 @@ export const buildApp = (
           });
     const audit = new AuditStack(app, stackName(config, "Audit", region), {
       env: envFor(region),
-      description: `Portcullis ${config.stage}: audit event bus`,
+      description: `Portcullis ${config.stage}: audit bus, writer, archive, S3 sink, spill queue and alarms`,
       config,
     });
+    // The writer stores into the audit table (a replica outside the primary region).
+    audit.addStackDependency(data, "the audit table (and its replicas) must exist");
     const issuer = config.issuer ?? primaryApi?.api.apiEndpoint;
     const api = new ApiStack(app, stackName(config, "Api", region), {
       env: envFor(region),
@@ -97,6 +99,7 @@ export const buildApp = (
       config,
       functions: options.functions ?? FUNCTIONS,
       bus: audit.bus,
+      spillQueue: audit.spillQueue,
       ...(issuer === undefined ? {} : { issuer }),
       crossRegionReferences: sharedIssuerFromPrimary,
     });

@@ -43,3 +43,25 @@ export const eventBusName = (config: PortcullisConfig): string => `portcullis-${
 
 /** Name of the HTTP API in each region. */
 export const httpApiName = (config: PortcullisConfig): string => `portcullis-${config.stage}`;
+
+/** Name of the EventBridge archive of the audit bus (replay), in each region. */
+export const auditArchiveName = (config: PortcullisConfig): string => `portcullis-${config.stage}-audit`;
+
+/** Name of the SQS queue the emitters spill undeliverable audit events to (`PORTCULLIS_AUDIT_DLQ_URL`). */
+export const auditSpillQueueName = (config: PortcullisConfig): string =>
+  `portcullis-${config.stage}-audit-spill`;
+
+/** Name of the dead-letter queue of the store rule and of the audit writer's asynchronous invocations. */
+export const auditStoreDlqName = (config: PortcullisConfig): string =>
+  `portcullis-${config.stage}-audit-store-dlq`;
+
+/** Name of the dead-letter queue of the sink rule (EventBridge → Firehose). */
+export const auditSinkDlqName = (config: PortcullisConfig): string =>
+  `portcullis-${config.stage}-audit-sink-dlq`;
+
+/** Name of the Firehose delivery stream of the long-term audit sink (S3), in each region. */
+export const auditDeliveryStreamName = (config: PortcullisConfig): string =>
+  `portcullis-${config.stage}-audit`;
+
+/** Name of the SNS topic of each region's alarms. */
+export const alarmTopicName = (config: PortcullisConfig): string => `portcullis-${config.stage}-alarms`;

@@ -27,6 +27,20 @@ export interface ApiThrottle {
   readonly burstLimit: number;
 }
 
+/** The audit pipeline of every region (lib/stacks/audit-stack.ts, docs/AUDIT.md). */
+export interface AuditConfig {
+  /** Days events are kept in the `audit` table (TTL; `PORTCULLIS_AUDIT_RETENTION_DAYS`). @default 365 */
+  readonly retentionDays: number;
+  /** Days the EventBridge archive of the bus keeps events for replay. @default 90 */
+  readonly archiveRetentionDays: number;
+  /** Days after which objects of the long-term S3 sink move to Glacier Flexible Retrieval. @default 90 */
+  readonly sinkGlacierDays: number;
+  /** Days after which objects of the S3 sink expire. @default - never */
+  readonly sinkExpirationDays: number | undefined;
+  /** `AuditEventLag` (max, ms) above which the lag alarm fires. @default 30000 */
+  readonly lagAlarmMs: number;
+}
+
 export interface PortcullisConfig {
   /** Deployment stage, e.g. `dev` or `prod`; part of every stack and resource name. @default "dev" */
   readonly stage: string;
@@ -55,6 +69,13 @@ export interface PortcullisConfig {
   readonly signer: SignerMode;
   /** HTTP API stage throttling. @default { rateLimit: 1000, burstLimit: 2000 } */
   readonly apiThrottle: ApiThrottle;
+  /** Audit pipeline settings. */
+  readonly audit: AuditConfig;
+  /**
+   * Email address subscribed to each region's alarm topic (`Portcullis-<stage>-alarms`).
+   * @default - none (the topic exists; subscribe to it otherwise)
+   */
+  readonly alarmEmail: string | undefined;
 }
 
 /** The non-primary regions, in configured order. */
@@ -121,7 +142,8 @@ const RETENTIONS = new Set<number>(
  *
  * Context keys: `stage`, `tablePrefix`, `regions` (comma-separated), `primaryRegion` (default: first
  * of `regions`), `account`, `contributorInsights`, `logRetentionDays`, `issuer`, `apiAudience`,
- * `signer`, `apiRateLimit`, `apiBurstLimit`. The account falls back to `PORTCULLIS_ACCOUNT`, then `CDK_DEFAULT_ACCOUNT`.
+ * `signer`, `apiRateLimit`, `apiBurstLimit`, `auditRetentionDays`, `auditArchiveRetentionDays`,
+ * `auditSinkGlacierDays`, `auditSinkExpirationDays`, `auditLagAlarmMs`, `alarmEmail`. The account falls back to `PORTCULLIS_ACCOUNT`, then `CDK_DEFAULT_ACCOUNT`.
  *
  * @example resolveConfig({ context: (k) => app.node.tryGetContext(k), env: process.env })
  */
@@ -179,6 +201,13 @@ export const resolveConfig = ({ context, env = {} }: ConfigSources): PortcullisC
     );
   }
 
+  const audit = resolveAudit(context);
+
+  const alarmEmail = str(context("alarmEmail"), "alarmEmail");
+  if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail)) {
+    throw new ConfigError(`alarmEmail "${alarmEmail}" is not an email address`);
+  }
+
   return {
     stage,
     tablePrefix,
@@ -194,5 +223,25 @@ export const resolveConfig = ({ context, env = {} }: ConfigSources): PortcullisC
       rateLimit: positiveInt(context("apiRateLimit"), "apiRateLimit") ?? 1000,
       burstLimit: positiveInt(context("apiBurstLimit"), "apiBurstLimit") ?? 2000,
     },
+    audit,
+    alarmEmail,
   };
+};
+
+/** The audit settings; limits match what the writer accepts (src/audit/settings.ts) and S3 lifecycle rules. */
+const resolveAudit = (context: ContextReader): AuditConfig => {
+  const retentionDays = positiveInt(context("auditRetentionDays"), "auditRetentionDays") ?? 365;
+  if (retentionDays > 3650)
+    throw new ConfigError(`auditRetentionDays ${retentionDays} must be at most 3650 (the writer's limit)`);
+  const archiveRetentionDays =
+    positiveInt(context("auditArchiveRetentionDays"), "auditArchiveRetentionDays") ?? 90;
+  const sinkGlacierDays = positiveInt(context("auditSinkGlacierDays"), "auditSinkGlacierDays") ?? 90;
+  const sinkExpirationDays = positiveInt(context("auditSinkExpirationDays"), "auditSinkExpirationDays");
+  if (sinkExpirationDays !== undefined && sinkExpirationDays <= sinkGlacierDays) {
+    throw new ConfigError(
+      `auditSinkExpirationDays ${sinkExpirationDays} must be greater than auditSinkGlacierDays ${sinkGlacierDays}`,
+    );
+  }
+  const lagAlarmMs = positiveInt(context("auditLagAlarmMs"), "auditLagAlarmMs") ?? 30_000;
+  return { retentionDays, archiveRetentionDays, sinkGlacierDays, sinkExpirationDays, lagAlarmMs };
 };

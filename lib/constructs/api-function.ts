@@ -6,6 +6,9 @@
  * The signing and key rotation functions run as roles of the Keys stack instead (`roleName`): the
  * key policies name those roles, which hold the KMS grants (lib/constructs/key-policies.ts); the
  * function adds its other grants to them here, in its own stack.
+ *
+ * Not only for API groups: the audit writer (lib/stacks/audit-stack.ts) is built with it too, so
+ * every function is bundled and locked down the same way.
  */
 import { join } from "node:path";
 import { Duration, Stack, Validations } from "aws-cdk-lib";
@@ -15,6 +18,7 @@ import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { TableDef } from "../../src/shared/tables.ts";
 import type { TableAccess } from "../config/functions.ts";
@@ -66,6 +70,16 @@ export interface ApiFunctionProps {
    * @default - a new role with log writes and X-Ray only
    */
   readonly roleName?: string;
+  /**
+   * Asynchronous invocations (EventBridge targets): retries after a function error, maximum event
+   * age, and the SQS queue that keeps the events that still failed (`DeadLetterConfig`).
+   * @default - Lambda's defaults (2 retries, 6 hours, no dead-letter queue)
+   */
+  readonly async?: {
+    readonly retryAttempts: number;
+    readonly maxEventAge: Duration;
+    readonly deadLetterQueue: IQueue;
+  };
 }
 
 export class ApiFunction extends Construct {
@@ -100,6 +114,13 @@ export class ApiFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       ...(props.description === undefined ? {} : { description: props.description }),
+      ...(props.async === undefined
+        ? {}
+        : {
+            retryAttempts: props.async.retryAttempts,
+            maxEventAge: props.async.maxEventAge,
+            deadLetterQueue: props.async.deadLetterQueue,
+          }),
       environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
       bundling: {
         format: OutputFormat.ESM,
@@ -148,6 +169,42 @@ export class ApiFunction extends Construct {
         effect: Effect.ALLOW,
         actions: [...TABLE_ACTIONS[access]],
         resources: [tableArn, ...table.globalSecondaryIndexes.map((i) => `${tableArn}/index/${i.indexName}`)],
+      }),
+    );
+  }
+
+  /**
+   * Allows only `PutItem` on one table (not its indexes), by exact ARN: an append-only writer such
+   * as the audit writer (conditional puts, src/audit/adapters/dynamodb.ts).
+   */
+  grantPutItem(table: TableDef, physicalName: string): void {
+    const tableArn = Stack.of(this).formatArn({
+      service: "dynamodb",
+      resource: "table",
+      resourceName: physicalName,
+    });
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: `Table${table.id.charAt(0).toUpperCase()}${table.id.slice(1)}PutItem`,
+        effect: Effect.ALLOW,
+        actions: ["dynamodb:PutItem"],
+        resources: [tableArn],
+      }),
+    );
+  }
+
+  /**
+   * Allows `sqs:SendMessage` (which also covers `SendMessageBatch`) on the queue and nothing else:
+   * the audit spill (src/audit/adapters/sqs.ts) only sends. The queue uses SQS-managed encryption,
+   * so no KMS grant is needed.
+   */
+  grantSendMessages(queue: IQueue): void {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "AuditSpillSend",
+        effect: Effect.ALLOW,
+        actions: ["sqs:SendMessage"],
+        resources: [queue.queueArn],
       }),
     );
   }

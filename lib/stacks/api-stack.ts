@@ -1,7 +1,8 @@
 /**
  * API stack (every region): one `ApiFunction` per entry of `lib/config/functions.ts`, the regional
  * HTTP API routing to them, and each function's least-privilege grants. Tables, the admin secret,
- * the key aliases and the KMS roles are found by their deterministic names. The only cross-region
+ * the key aliases and the KMS roles are found by their deterministic names. The region's audit bus
+ * and spill queue come from its Audit stack (same-region references). The only cross-region
  * value is the default issuer of a multi-region deployment without `issuer` (lib/app.ts).
  */
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from "aws-cdk-lib";
@@ -11,6 +12,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IEventBus } from "aws-cdk-lib/aws-events";
 import { LogGroup } from "aws-cdk-lib/aws-logs";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { TABLES, type TableId, tableName } from "../../src/shared/tables.ts";
 import { type FunctionSpec, parseRouteKey, rotatesKeys, validateFunctions } from "../config/functions.ts";
@@ -32,6 +34,11 @@ export interface ApiStackProps extends StackProps {
   readonly functions: readonly FunctionSpec[];
   /** This region's audit bus. */
   readonly bus: IEventBus;
+  /**
+   * This region's audit spill queue (Audit stack): functions that emit events send what the bus
+   * does not take there (`PORTCULLIS_AUDIT_DLQ_URL`).
+   */
+  readonly spillQueue: IQueue;
   /**
    * `PORTCULLIS_ISSUER`, the same in every region: the configured issuer, or the primary region's
    * API endpoint in a multi-region deployment without one.
@@ -141,6 +148,7 @@ export class ApiStack extends Stack {
           // Only functions allowed to read the secret learn where it is (the container reads it when set).
           ...(authenticates ? { PORTCULLIS_ADMIN_KEY_SECRET_ARN: adminKeySecret.secretArn } : {}),
           ...(readsPeers ? { PORTCULLIS_AUTHZ_PEER_REGIONS: peers.join(",") } : {}),
+          ...(spec.emitsEvents ? { PORTCULLIS_AUDIT_DLQ_URL: props.spillQueue.queueUrl } : {}),
         },
       });
 
@@ -153,7 +161,10 @@ export class ApiStack extends Stack {
           for (const peer of peers) fn.grantTable(def, tableName(config.tablePrefix, def.id), "read", peer);
       }
       if (authenticates) fn.grantSecretRead(adminKeySecret);
-      if (spec.emitsEvents) fn.grantPutEvents(props.bus);
+      if (spec.emitsEvents) {
+        fn.grantPutEvents(props.bus);
+        fn.grantSendMessages(props.spillQueue);
+      }
 
       const integration = new HttpLambdaIntegration(`${spec.id}-integration`, fn.function);
       for (const routeKey of spec.routes) {

@@ -27,6 +27,33 @@ describe("resolveConfig", () => {
       signer: "kms",
     });
     expect(replicaRegions(config)).toEqual(["us-east-1"]);
+    expect(config.audit).toEqual({
+      retentionDays: 365,
+      archiveRetentionDays: 90,
+      sinkGlacierDays: 90,
+      sinkExpirationDays: undefined,
+      lagAlarmMs: 30_000,
+    });
+    expect(config.alarmEmail).toBeUndefined();
+  });
+
+  it("audit pipeline settings", () => {
+    const config = fromContext({
+      auditRetentionDays: "3650",
+      auditArchiveRetentionDays: 7,
+      auditSinkGlacierDays: "30",
+      auditSinkExpirationDays: "2555",
+      auditLagAlarmMs: "10000",
+      alarmEmail: "oncall@example.com",
+    });
+    expect(config.audit).toEqual({
+      retentionDays: 3650,
+      archiveRetentionDays: 7,
+      sinkGlacierDays: 30,
+      sinkExpirationDays: 2555,
+      lagAlarmMs: 10_000,
+    });
+    expect(config.alarmEmail).toBe("oncall@example.com");
   });
 
   it("reads -c values (strings) and cdk.json values (lists, booleans)", () => {
@@ -82,6 +109,10 @@ describe("resolveConfig", () => {
     [{ apiAudience: "not a uri" }, /apiAudience/],
     [{ apiAudience: "https://api.example.com/#frag" }, /without fragment/],
     [{ apiRateLimit: "-1" }, /positive integer/],
+    [{ auditRetentionDays: "3651" }, /auditRetentionDays 3651 must be at most 3650/],
+    [{ auditRetentionDays: "0" }, /positive integer/],
+    [{ auditSinkGlacierDays: "90", auditSinkExpirationDays: "90" }, /greater than auditSinkGlacierDays/],
+    [{ alarmEmail: "not-an-address" }, /alarmEmail/],
   ])("rejects %j", (context, message) => {
     expect(() => fromContext(context)).toThrow(ConfigError);
     expect(() => fromContext(context)).toThrow(message);
