@@ -1,5 +1,12 @@
 /**
- * Audit overhead on authorization checks: the `authz` Lambda handler invoked in process with API
+ * Audit overhead on authorization checks, two ways in the same run.
+ *
+ * 1. Over HTTP (the figure the target is about): two local platforms side by side, audit emission
+ *    off and on (in-process bus into the memory audit store, as `npm start`), access log off in
+ *    both; the same warm mixed checks from 32 keep-alive connections (bench/http-load.ts, raw
+ *    sockets in a worker thread); rounds alternate between the two so drift hits both alike.
+ *
+ * 2. In process: the `authz` Lambda handler invoked with API
  * Gateway events (the full path: parse, router, authentication, check, audit, flush middleware),
  * in the same run with audit emission off, on with the in-process bus (memory audit store, as
  * `npm start`), and on with the EventBridge bus (protocol-level stand-in on 127.0.0.1, one
@@ -13,7 +20,10 @@ import { configFromEnv } from "../functions/_shared/config.ts";
 import { type Container, createContainer } from "../functions/_shared/container.ts";
 import { createHandlers } from "../functions/_shared/handlers.ts";
 import type { LambdaHttpHandler } from "../functions/_shared/lambda.ts";
+import { startLocalPlatform } from "../functions/_shared/platform.ts";
+import { createLogger } from "../src/shared/logger.ts";
 import { startEventBridgeStandin } from "../test/support/eventbridge-standin.ts";
+import { httpLoad } from "./http-load.ts";
 
 const ADMIN = "bench-admin-audit-overhead";
 const MODEL = {
@@ -128,7 +138,101 @@ async function round(m: Mode, ms: number, users: number, docs: number): Promise<
   m.rates.push((i / took) * 1000);
 }
 
+/** Section 1: check throughput over HTTP with audit emission off and on, alternating rounds. */
+async function overHttp(quick: boolean): Promise<void> {
+  const teams = quick ? 20 : 100;
+  const docs = quick ? 200 : 2000;
+  const rounds = quick ? 2 : 5;
+  const seconds = quick ? 1 : 4;
+  const platform = async (audit: "off" | "in-process") => {
+    const p = await startLocalPlatform({
+      env: { PORTCULLIS_ADMIN_KEY: ADMIN, PORTCULLIS_LOG_LEVEL: "warn", PORTCULLIS_AUDIT_BUS: audit },
+      port: 0,
+      log: createLogger({ level: "warn" }),
+    });
+    const authorization = `Bearer ${p.demo!.apiKey}`;
+    const call = async (path: string, body: unknown) => {
+      const res = await fetch(`${p.url}${path}`, {
+        method: "POST",
+        headers: { authorization, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as Record<string, string>;
+    };
+    const { id: storeId } = await call("/stores", { name: "bench" });
+    await call(`/stores/${storeId}/authorization-models`, MODEL);
+    const tuples = [];
+    for (let d = 0; d < docs; d++)
+      tuples.push({ user: `team:t${d % teams}#member`, relation: "viewer", object: `document:d${d}` });
+    for (let u = 0; u < teams * 10; u++)
+      tuples.push({ user: `user:u${u}`, relation: "member", object: `team:t${u % teams}` });
+    for (let i = 0; i < tuples.length; i += 100)
+      await call(`/stores/${storeId}/write`, { writes: { tuple_keys: tuples.slice(i, i + 100) } });
+    return { name: audit, p, authorization, storeId: storeId!, rates: [] as number[], cpu: [] as number[] };
+  };
+  const modes = [await platform("off"), await platform("in-process")];
+  // 2,000 distinct checks, half allowed (user u of team t, document d viewed by team t).
+  const bodies: string[] = [];
+  const expect = new Uint8Array(2000);
+  for (let i = 0; i < 2000; i++) {
+    const d = i % docs;
+    const allowed = i % 2 === 0;
+    const team = d % teams;
+    const u = allowed ? team + teams * (i % 10) : ((team + 1) % teams) + teams * (i % 10);
+    bodies.push(
+      JSON.stringify({ tuple_key: { user: `user:u${u}`, relation: "viewer", object: `document:d${d}` } }),
+    );
+    expect[i] = allowed ? 0 : 1;
+  }
+  try {
+    const load = (m: (typeof modes)[number], secs: number, warmup: number) =>
+      httpLoad({
+        url: m.p.url,
+        method: "POST",
+        path: `/stores/${m.storeId}/check`,
+        headers: { authorization: m.authorization, "content-type": "application/json" },
+        bodies,
+        expect,
+        expectTexts: ['"allowed":true', '"allowed":false'],
+        order: "cycle",
+        concurrency: 32,
+        seconds: secs,
+        warmup,
+      });
+    for (const m of modes) await load(m, 1, 0.5); // fills the check caches
+    for (let r = 0; r < rounds; r++) {
+      for (const m of modes) {
+        const phase = await load(m, seconds, 0.5);
+        if (phase.errors + phase.wrong > 0)
+          throw new Error(`${m.name}: ${phase.errors + phase.wrong} bad answers`);
+        m.rates.push(phase.ok / phase.seconds);
+        if (phase.cpuMs !== undefined) m.cpu.push((phase.cpuMs * 1000) / phase.ok);
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+    const base = median(modes[0]!.rates);
+    process.stdout.write(
+      `checks over HTTP, local server, 32 connections, warm mixed 50/50 (2,000 distinct checks); median of ${rounds} alternating rounds x ${seconds} s\n`,
+    );
+    for (const m of modes) {
+      const rate = median(m.rates);
+      const t = m.p.container.audit.metrics.totals;
+      process.stdout.write(
+        `  audit ${m.name.padEnd(12)} ${rate.toFixed(0).padStart(7)} checks/s  server ${median(m.cpu).toFixed(1)} µs CPU/check  overhead ${m === modes[0] ? "   –  " : `${(((base - rate) / base) * 100).toFixed(1).padStart(5)}%`}  (rounds: ${m.rates.map((x) => x.toFixed(0)).join(", ")}; events emitted ${t.AuditEventsEmitted}, stored ${t.AuditEventsDelivered})\n`,
+      );
+    }
+  } finally {
+    for (const m of modes) await m.p.close();
+  }
+}
+
 export async function run(options: { quick?: boolean } = {}): Promise<void> {
+  await overHttp(options.quick ?? false);
+  await inProcess(options);
+}
+
+async function inProcess(options: { quick?: boolean }): Promise<void> {
   const quick = options.quick ?? false;
   const teams = quick ? 20 : 100;
   const docs = quick ? 200 : 2000;
@@ -161,7 +265,7 @@ export async function run(options: { quick?: boolean } = {}): Promise<void> {
     // The median round: the machine may be shared, so single rounds are noisy.
     const rate = (m: Mode) => [...m.rates].sort((x, y) => x - y)[Math.floor(m.rates.length / 2)]!;
     process.stdout.write(
-      `checks through the authz Lambda handler, in process, sequential; median of ${rounds} rounds x ${roundMs} ms per mode\n`,
+      `\nchecks through the authz Lambda handler, in process, sequential; median of ${rounds} rounds x ${roundMs} ms per mode\n`,
     );
     for (const m of modes) {
       const t = m.c.audit.metrics.totals;

@@ -3,10 +3,11 @@
  * item of a batch check, one `authz.list_objects` / `authz.list_users` per query, one
  * `authz.tuples.written` per tuple written or deleted, `authz.model.written`, `authz.store.created`
  * and `authz.store.deleted`. Built from the request, the principal and the response at the route
- * edge: nothing in the engine changes and the hot path only pays two small JSON parses and an
- * enqueue. Checks carry `reason` "no path" when denied; allowed checks carry "allowed" (with the
- * check-cache outcome), the engine's explanation path is not computed on the hot path.
+ * edge. Checks and batch checks read what the handler decided from the response's `meta` (no
+ * re-parse of the bodies): allowed checks carry the granting path as `reason` (the engine's
+ * explanation in one line, cached with the result), denied ones "no path".
  */
+import type { CheckMeta } from "../authz/http/queries.ts";
 import type { HttpRequest } from "../http/types.ts";
 import { type AuditedCall, type AuditRule, type Built, errorCode } from "./route-audit.ts";
 
@@ -14,7 +15,6 @@ import { type AuditedCall, type AuditRule, type Built, errorCode } from "./route
 const TENANT_HEADER = "x-portcullis-tenant";
 const TOKEN_HEADER = "x-portcullis-consistency-token";
 const MODEL_HEADER = "openfga-authorization-model-id";
-const CACHE_HEADER = "x-portcullis-check-cache";
 
 export interface AuthzAuditDeps {
   /** Owner of a store, for calls of the platform admin that name no tenant. */
@@ -71,40 +71,45 @@ export function authzAuditRules(d: AuthzAuditDeps): AuditRule[] {
   const checkEvent = (
     tenant: string,
     c: AuditedCall,
-    tk: J | undefined,
+    tk: { user?: unknown; relation?: unknown; object?: unknown } | undefined,
     allowed: boolean,
-    extra: Partial<Built> = {},
-  ): Built => ({
-    type: "authz.check",
-    tenant,
-    ...(s(tk?.user) ? { subject: s(tk?.user)! } : {}),
-    resource: s(tk?.object) ?? "?",
-    action: s(tk?.relation) ?? "?",
-    decision: allowed ? "allow" : "deny",
-    reason: allowed ? "allowed" : "no path",
-    ...common(c),
-    detail: { store_id: c.params.storeId ?? null },
-    ...extra,
-  });
+    path: string | undefined,
+    correlationId?: string,
+  ): Built => {
+    const e: Built = {
+      type: "authz.check",
+      tenant,
+      resource: s(tk?.object) ?? "?",
+      action: s(tk?.relation) ?? "?",
+      decision: allowed ? "allow" : "deny",
+      // Allowed without a path: a hop came from the sub-problem cache of a remote store.
+      reason: allowed ? (path ?? "allowed") : "no path",
+      detail:
+        correlationId === undefined
+          ? { store_id: c.params.storeId ?? null }
+          : { store_id: c.params.storeId ?? null, correlation_id: correlationId },
+    };
+    const user = s(tk?.user);
+    if (user) e.subject = user;
+    const model = c.response?.headers?.[MODEL_HEADER];
+    if (model) e.model_id = model;
+    const token = c.response?.headers?.[TOKEN_HEADER] ?? c.req.headers[TOKEN_HEADER];
+    if (token) e.consistency_token = token;
+    return e;
+  };
   const S = "/stores/{storeId}";
   return [
     {
       method: "POST",
       path: `${S}/check`,
       ok: (c) => {
-        const tk = obj(requestJson(c.req).tuple_key);
-        const allowed = c.body?.allowed === true;
-        const cache = c.response?.headers?.[CACHE_HEADER];
+        const m = c.response?.meta as CheckMeta | undefined;
+        const tk = m ? m.tuple_key : obj(requestJson(c.req).tuple_key);
+        const allowed = m ? m.allowed : c.body?.allowed === true;
         const t = tenantOf(c);
-        const build = (tenant: string) =>
-          checkEvent(
-            tenant,
-            c,
-            tk,
-            allowed,
-            cache === "hit" && allowed ? { reason: "allowed (cached result)" } : {},
-          );
-        return typeof t === "string" ? build(t) : t.then(build);
+        return typeof t === "string"
+          ? checkEvent(t, c, tk, allowed, m?.path)
+          : t.then((tenant) => checkEvent(tenant, c, tk, allowed, m?.path));
       },
       failed: failed("authz.check", "check"),
     },
@@ -114,6 +119,7 @@ export function authzAuditRules(d: AuthzAuditDeps): AuditRule[] {
       ok: async (c) => {
         const tenant = await tenantOf(c);
         const result = obj(c.body?.result) ?? {};
+        const paths = (c.response?.meta as { paths?: Record<string, string> } | undefined)?.paths;
         const checks = requestJson(c.req).checks;
         const out: Built[] = [];
         for (const item of Array.isArray(checks) ? checks : []) {
@@ -125,13 +131,11 @@ export function authzAuditRules(d: AuthzAuditDeps): AuditRule[] {
           out.push(
             error
               ? {
-                  ...checkEvent(tenant, c, tk, false),
+                  ...checkEvent(tenant, c, tk, false, undefined, cid),
                   decision: "failure",
                   reason: s(error.message) ?? "error",
                 }
-              : checkEvent(tenant, c, tk, r?.allowed === true, {
-                  detail: { store_id: c.params.storeId ?? null, correlation_id: cid },
-                }),
+              : checkEvent(tenant, c, tk, r?.allowed === true, paths?.[cid], cid),
           );
         }
         return out;

@@ -40,22 +40,28 @@ export class AuditEmitter {
     return this.#d.bus;
   }
 
-  /** Enqueues one event; never throws and never blocks the caller. */
+  /**
+   * Enqueues one event; never throws and never blocks the caller. The input's `request` and
+   * `detail` objects become the event's and are redacted in place: pass fresh ones.
+   */
   emit(input: AuditEventInput): void {
     if (!this.enabled) return;
     try {
-      const { at, tenant, type, actor, ...rest } = input;
       // Key order of the schema (readable exports): envelope, who, what, decision, then the rest.
-      const event: AuditEvent = redactInPlace({
+      const event = {
         v: AUDIT_SCHEMA_VERSION,
         id: this.#d.ids.ulid(),
-        time: new Date(at ?? this.#d.clock.now()).toISOString(),
-        tenant,
-        type,
-        actor,
-        ...rest,
-        region: this.#d.region,
-      });
+        time: this.#iso(input.at ?? this.#d.clock.now()),
+        tenant: input.tenant,
+        type: input.type,
+        actor: input.actor,
+      } as AuditEvent & Record<string, unknown>;
+      for (const k in input) {
+        if (k !== "at" && k !== "tenant" && k !== "type" && k !== "actor")
+          event[k] = input[k as keyof AuditEventInput];
+      }
+      event.region = this.#d.region;
+      redactInPlace(event);
       const m = this.#d.metrics;
       if (event.decision === "allow") m.add("DecisionsAllowed");
       else if (event.decision === "deny") m.add("DecisionsDenied");
@@ -65,6 +71,17 @@ export class AuditEmitter {
       this.#d.metrics.add("AuditEmitErrors");
       this.#d.log.error("audit emit failed", { err, type: input.type });
     }
+  }
+
+  #isoMs = Number.NaN;
+  #isoText = "";
+  /** RFC 3339 time of `ms`, formatted once per millisecond. */
+  #iso(ms: number): string {
+    if (ms !== this.#isoMs) {
+      this.#isoText = new Date(ms).toISOString();
+      this.#isoMs = ms;
+    }
+    return this.#isoText;
   }
 
   /** Delivers what is queued; never rejects. */

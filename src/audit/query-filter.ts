@@ -5,7 +5,10 @@ import type { AuditFilter } from "./ports.ts";
 export const eventSortKey = (e: Pick<AuditEvent, "time" | "id">): string => `${e.time}#${e.id}`;
 
 /** Whether an event passes every filter; the reference semantics for every store adapter. */
-export function matches(e: AuditEvent, f: AuditFilter): boolean {
+export function matches(
+  e: Pick<AuditEvent, "type" | "actor" | "resource" | "decision" | "time">,
+  f: AuditFilter,
+): boolean {
   if (f.type !== undefined && e.type !== f.type) return false;
   if (f.actor !== undefined && e.actor !== f.actor) return false;
   if (f.resource !== undefined && e.resource !== f.resource) return false;

@@ -41,8 +41,9 @@ const clean = (s: string, max: number): string => (looksSecret(s) ? REDACTED : c
 export const MAX_REASON = 2048;
 
 /**
- * Removes secrets and caps fields of an event the caller owns, in place (the emitter's hot path:
- * no copy, one cheap regex test per string field in the common case).
+ * Removes secrets and caps fields of an event the caller owns, in place, including its `request`
+ * and `detail` objects (the emitter's hot path: no copy, one cheap regex test per string field in
+ * the common case).
  */
 export function redactInPlace(e: AuditEvent): AuditEvent {
   e.actor = clean(e.actor, 512);
@@ -51,30 +52,37 @@ export function redactInPlace(e: AuditEvent): AuditEvent {
   if (e.subject !== undefined) e.subject = clean(e.subject, 512);
   if (e.reason !== undefined) e.reason = clean(e.reason, MAX_REASON);
   if (e.consistency_token !== undefined) e.consistency_token = clean(e.consistency_token, 512);
-  if (e.request) {
-    const r: NonNullable<AuditEvent["request"]> = {};
-    if (e.request.id !== undefined) r.id = cap(e.request.id, 256);
-    if (e.request.ip !== undefined) r.ip = cap(e.request.ip, 64);
-    if (e.request.user_agent !== undefined) r.user_agent = clean(e.request.user_agent, 512);
-    e.request = r;
+  const r = e.request;
+  if (r) {
+    if (r.id !== undefined) r.id = cap(r.id, 256);
+    if (r.ip !== undefined) r.ip = cap(r.ip, 64);
+    if (r.user_agent !== undefined) r.user_agent = clean(r.user_agent, 512);
   }
-  if (e.detail) {
-    const d: NonNullable<AuditEvent["detail"]> = {};
+  const detail = e.detail;
+  if (detail) {
     let n = 0;
-    for (const k in e.detail) {
-      if (++n > 32) break;
-      if (SECRET_KEY_RE.test(k) && !SAFE_KEYS.has(k)) continue;
-      const v = e.detail[k]!;
-      d[cap(k, 64)] = typeof v === "string" ? clean(v, 1024) : v;
+    for (const k in detail) {
+      const v = detail[k]!;
+      const secretKey = SECRET_KEY_RE.test(k) && !SAFE_KEYS.has(k);
+      // Past the 32nd key or naming a secret: dropped. An over-long key: re-added capped.
+      if (++n > 32 || secretKey || k.length > 64) {
+        delete detail[k];
+        if (n <= 32 && !secretKey) detail[cap(k, 64)] = typeof v === "string" ? clean(v, 1024) : v;
+        continue;
+      }
+      if (typeof v === "string") detail[k] = clean(v, 1024);
     }
-    e.detail = d;
   }
   return e;
 }
 
 /** Returns a copy of the event with secrets removed and fields capped. */
 export const redactEvent = (e: AuditEvent): AuditEvent =>
-  redactInPlace({ ...e, ...(e.request ? { request: { ...e.request } } : {}) });
+  redactInPlace({
+    ...e,
+    ...(e.request ? { request: { ...e.request } } : {}),
+    ...(e.detail ? { detail: { ...e.detail } } : {}),
+  });
 
 /**
  * Paths of string values in `value` (any JSON) that look like credentials, or keys that name a

@@ -60,6 +60,39 @@ const parseBody = (res: HttpResponse): Record<string, unknown> | undefined => {
   }
 };
 
+/** One call as rules see it; the response body is parsed only if a rule reads `body`. */
+class Call implements AuditedCall {
+  readonly req: HttpRequest;
+  readonly ctx: RequestContext;
+  readonly response: HttpResponse | undefined;
+  readonly error: unknown;
+  readonly pre: unknown;
+  readonly base: AuditedCall["base"];
+  #body: Record<string, unknown> | undefined | null = null;
+  constructor(
+    req: HttpRequest,
+    ctx: RequestContext,
+    response: HttpResponse | undefined,
+    error: unknown,
+    pre: unknown,
+    base: AuditedCall["base"],
+  ) {
+    this.req = req;
+    this.ctx = ctx;
+    this.response = response;
+    this.error = error;
+    this.pre = pre;
+    this.base = base;
+  }
+  get params(): Readonly<Record<string, string>> {
+    return this.ctx.params;
+  }
+  get body(): Record<string, unknown> | undefined {
+    if (this.#body === null) this.#body = this.response ? parseBody(this.response) : undefined;
+    return this.#body;
+  }
+}
+
 /** Wraps the routes that have a rule; the others are returned unchanged. */
 export function auditedRoutes(
   routes: readonly Route[],
@@ -70,6 +103,35 @@ export function auditedRoutes(
   return routes.map((route) => {
     const rule = rules.find((r) => r.method === route.method && r.path === route.path);
     if (!rule) return route;
+    const send = (c: AuditedCall, e: Events) => {
+      if (e === undefined) return;
+      if (!Array.isArray(e)) sink.emit(withBase(e as Built, c.base));
+      else for (const one of e as readonly Built[]) sink.emit(withBase(one, c.base));
+    };
+    const emit = (build: AuditRule["ok"] | undefined, c: AuditedCall): void | Promise<void> => {
+      if (!build) return;
+      const fail = (err: unknown) => log?.error("audit event not built", { err, path: route.path });
+      try {
+        const out = build(c);
+        if (out instanceof Promise) return out.then((e) => send(c, e), fail);
+        send(c, out);
+      } catch (err) {
+        fail(err);
+      }
+    };
+    const call = (
+      req: HttpRequest,
+      ctx: RequestContext,
+      t0: number,
+      pre: unknown,
+      response: HttpResponse | undefined,
+      error: unknown,
+    ): AuditedCall =>
+      new Call(req, ctx, response, error, pre, {
+        actor: actorOf(ctx.principal),
+        request: requestInfo(req),
+        latency_ms: Math.round((performance.now() - t0) * 1000) / 1000,
+      });
     const handler: Route["handler"] = async (req, ctx) => {
       const t0 = performance.now();
       let pre: unknown;
@@ -80,44 +142,29 @@ export function auditedRoutes(
           pre = undefined;
         }
       }
-      const call = (response: HttpResponse | undefined, error: unknown): AuditedCall => ({
-        req,
-        ctx,
-        params: ctx.params,
-        body: response ? parseBody(response) : undefined,
-        response,
-        error,
-        pre,
-        base: {
-          actor: actorOf(ctx.principal),
-          request: requestInfo(req),
-          latency_ms: Math.round((performance.now() - t0) * 1000) / 1000,
-        },
-      });
-      const emit = async (build: AuditRule["ok"] | undefined, c: AuditedCall) => {
-        if (!build) return;
-        try {
-          const out = build(c);
-          const e = out instanceof Promise ? await out : out;
-          if (Array.isArray(e)) for (const one of e as readonly Built[]) sink.emit({ ...c.base, ...one });
-          else if (e) sink.emit({ ...c.base, ...(e as Built) });
-        } catch (err) {
-          log?.error("audit event not built", { err, path: route.path });
-        }
-      };
       let res: HttpResponse;
       try {
         res = await route.handler(req, ctx);
       } catch (err) {
-        await emit(rule.failed, call(undefined, err));
+        await emit(rule.failed, call(req, ctx, t0, pre, undefined, err));
         throw err;
       }
-      await emit(rule.ok, call(res, undefined));
+      const done = emit(rule.ok, call(req, ctx, t0, pre, res, undefined));
+      if (done !== undefined) await done;
       return res;
     };
     return { ...route, handler };
   });
 }
+
+/** A rule's event with the envelope fields common to the call (the rule's own actor wins). */
+const withBase = (e: Built, base: AuditedCall["base"]): AuditEventInput => {
+  const out = e as AuditEventInput & { actor?: string };
+  if (out.actor === undefined) out.actor = base.actor;
+  if (base.request !== undefined) out.request = base.request;
+  if (base.latency_ms !== undefined) out.latency_ms = base.latency_ms;
+  return out;
+};
 
 /** A string field of a response body, or undefined. */
 export const str = (body: Record<string, unknown> | undefined, key: string): string | undefined => {

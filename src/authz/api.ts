@@ -73,12 +73,20 @@ export interface CheckRequest extends StoreScoped {
   readonly context?: Record<string, unknown>;
   /** Also return the path that granted access. @default false */
   readonly explain?: boolean;
+  /**
+   * Also return the granting path as one line (`path`) when allowed, for audit. Unlike `explain`,
+   * caches stay on and no read is added: the path is absent when a hop would need one.
+   * @default false
+   */
+  readonly withPath?: boolean;
 }
 
 export interface CheckResponse {
   readonly allowed: boolean;
   /** With `explain: true` and `allowed`: the tuples and rewrites that granted access. */
   readonly explanation?: ExplainStep;
+  /** With `withPath: true` and `allowed`: the granting path, one line (see `formatExplanation`). */
+  readonly path?: string;
 }
 
 export interface BatchCheckItem {
@@ -90,6 +98,8 @@ export interface BatchCheckItem {
 
 export interface BatchCheckRequest extends StoreScoped {
   readonly checks: readonly BatchCheckItem[];
+  /** The granting path of each allowed item, as `CheckRequest.withPath`. @default false */
+  readonly withPath?: boolean;
 }
 
 export interface CheckItemError {
@@ -99,7 +109,7 @@ export interface CheckItemError {
 }
 
 export type BatchCheckResult =
-  | { readonly allowed: boolean }
+  | { readonly allowed: boolean; readonly path?: string }
   | { readonly allowed: false; readonly error: CheckItemError };
 
 export interface BatchCheckResponse {

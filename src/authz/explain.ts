@@ -181,3 +181,60 @@ function explainDirect(
   }
   return undefined;
 }
+
+const tupleText = (t: TupleKey): string => `${t.object}#${t.relation}@${t.user}`;
+
+/**
+ * One line for an explanation, the `reason` of an allowed check's audit event: each hop of the
+ * path joined by ` > `, tuples as `object#relation@user`, rewrites as `object#relation=rewrite`,
+ * tuple-to-userset hops as `object#relation<-tupleset` before the tuple that links them.
+ *
+ *   document:d1#viewer@team:t1#member > team:t1#member@user:anne
+ *   document:d1#viewer=editor > document:d1#editor<-parent > document:d1#parent@folder:f1 > …
+ */
+export function formatExplanation(step: ExplainStep): string {
+  const parts: string[] = [];
+  for (let s: ExplainStep | undefined = step; s !== undefined; ) {
+    switch (s.kind) {
+      case "direct":
+        parts.push(tupleText(s.tuple));
+        s = undefined;
+        break;
+      case "self":
+        parts.push(`${s.object}#${s.relation} (the userset itself)`);
+        s = undefined;
+        break;
+      case "computed":
+        parts.push(`${s.object}#${s.relation}=${s.rewrite}`);
+        s = s.via;
+        break;
+      case "userset":
+        parts.push(tupleText(s.tuple));
+        s = s.via;
+        break;
+      case "tuple_to_userset":
+        parts.push(`${s.object}#${s.relation}<-${s.tupleset}`, tupleText(s.tuple));
+        s = s.via;
+        break;
+      case "intersection":
+        parts.push(`all(${s.all.map(formatExplanation).join(" & ")})`);
+        s = undefined;
+        break;
+      case "exclusion":
+        parts.push(`${formatExplanation(s.base)} but not ${s.notIn}`);
+        s = undefined;
+        break;
+    }
+  }
+  return parts.join(" > ");
+}
+
+/**
+ * The granting path of a check that resolved TRUE with `run`, as one line; undefined when a hop
+ * would need a read the check did not make (a sub-result came from the sub-problem cache and the
+ * store is remote). Never reads: it only walks what the check already resolved.
+ */
+export function grantingPath(run: CheckRun, object: string, def: RelationDef): string | undefined {
+  const step = explain(run, object, def);
+  return step && formatExplanation(step);
+}

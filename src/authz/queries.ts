@@ -21,11 +21,11 @@ import type {
   ListUsersRequest,
   ListUsersResponse,
 } from "./api.ts";
+import type { CheckResultCache } from "./caching/check-results.ts";
 import { CheckRun, ERR_CONDITION, ERR_DEPTH, type Outcome, settle, TRUE, WAIT } from "./check.ts";
-import type { CheckCache } from "./check-cache.ts";
 import { AuthzError, invalidContinuationToken, resolutionTooComplex, validationError } from "./errors.ts";
 import { expand } from "./expand.ts";
-import { explain } from "./explain.ts";
+import { explain, grantingPath } from "./explain.ts";
 import { listObjects } from "./list-objects.ts";
 import { listUsers } from "./list-users.ts";
 import type { TupleKey } from "./model.ts";
@@ -51,7 +51,11 @@ export interface QueryDeps {
   readonly store: AuthzStore;
   /** The store's synchronous reads, when it has them (and batched reads are not forced). */
   readonly sync: SyncTupleReader | undefined;
-  readonly cache: CheckCache;
+  /**
+   * Results under the store's head revision, used only when the store tells its head synchronously
+   * (`SyncTupleReader`, the embedded memory store), so a cached answer is never older than the data.
+   */
+  readonly cache: CheckResultCache;
   /** Cross-request sub-problem results (sync stores only). */
   readonly subproblems: SubproblemCache;
   readonly models: ModelRegistry;
@@ -210,7 +214,7 @@ export function check(deps: QueryDeps, req: CheckRequest): Promise<CheckResponse
   }
 }
 
-/** The per-container result cache in front of `checkWith` (see check-cache.ts for when it applies). */
+/** The per-container result cache in front of `checkWith` (memory store only; contextual tuples, `explain` and `HIGHER_CONSISTENCY` bypass it). */
 function checkCached(
   deps: QueryDeps,
   ts: TypeSystem,
@@ -235,10 +239,15 @@ function checkCached(
   let key = `${tk.object}#${tk.relation}@${tk.user}`;
   if (req.context !== undefined && req.context !== null) key += `\u0000${JSON.stringify(req.context)}`;
   const hit = cache.get(req.storeId, ts.id, revision, key);
-  if (hit !== undefined) return hit ? ALLOWED : NOT_ALLOWED;
+  if (hit !== undefined)
+    return hit === false
+      ? NOT_ALLOWED
+      : req.withPath && hit !== true
+        ? { allowed: true, path: hit }
+        : ALLOWED;
   const r = checkWith(deps, ts, req);
   if (r instanceof Promise) return r;
-  cache.set(req.storeId, ts.id, revision, key, r.allowed);
+  cache.set(req.storeId, ts.id, revision, key, r.allowed && (r.path ?? true));
   return r;
 }
 
@@ -275,7 +284,10 @@ function finishCheck(
   const err = outcomeError(r, run);
   if (err) throw err;
   if (r !== TRUE) return NOT_ALLOWED;
-  if (!req.explain) return ALLOWED;
+  if (!req.explain) {
+    const path = req.withPath ? grantingPath(run, object, def) : undefined;
+    return path === undefined ? ALLOWED : { allowed: true, path };
+  }
   const explainLater = async (): Promise<CheckResponse> => {
     for (;;) {
       const explanation = explain(run, object, def);
@@ -335,9 +347,12 @@ export async function batchCheck(deps: QueryDeps, req: BatchCheckRequest): Promi
         continue;
       }
       const err = outcomeError(r, run);
+      const path = r === TRUE && req.withPath ? grantingPath(run, object, def) : undefined;
       result[item.id] = err
         ? { allowed: false, error: { inputError: err.openfgaName, message: err.detail } }
-        : { allowed: r === TRUE };
+        : path === undefined
+          ? { allowed: r === TRUE }
+          : { allowed: true, path };
     }
     if (next.length > 0) await view.flush();
     waiting = next;

@@ -27,7 +27,7 @@ import type {
   WriteRequest,
   WriteResponse,
 } from "./api.ts";
-import { CheckCache } from "./check-cache.ts";
+import { CheckResultCache } from "./caching/check-results.ts";
 import { AuthzError, validationError } from "./errors.ts";
 import type { Assertion, AuthorizationModel, StoreRecord, TupleKey } from "./model.ts";
 import { ModelRegistry } from "./models.ts";
@@ -103,7 +103,7 @@ export class AuthzService {
     this.#q = {
       store: this.#store,
       sync: !options.forceBatchedReads && isSyncTupleReader(this.#store) ? this.#store : undefined,
-      cache: new CheckCache(options.checkCacheSize),
+      cache: new CheckResultCache(options.checkCacheSize),
       subproblems: new SubproblemCache(options.subproblemCacheSize),
       models: this.#models,
       clock: this.#clock,

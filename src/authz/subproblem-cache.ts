@@ -4,7 +4,7 @@
  * userset (`team:x#member` in `[team#member]`) or a tuple-to-userset edge (`repo_admin from owner`).
  * These are the shared parts of the graph (teams, groups, organizations, parent folders) that many
  * objects point to. The object a check asks about is always resolved by the engine itself: whole
- * results are the check cache's business (check-cache.ts), not this one's.
+ * results are the check cache's business (caching/check-results.ts), not this one's.
  *
  * Keys and invalidation: entries live in a scope per (store, model) stamped with the store's head
  * revision; a lookup with another revision empties the scope first, so any write invalidates it and a

@@ -17,6 +17,11 @@ export interface HttpResponse {
   readonly statusCode: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
+  /**
+   * What the handler decided, already parsed, for the route-edge decorators (audit): they read it
+   * instead of re-parsing the request and response bodies. Never sent.
+   */
+  readonly meta?: object;
 }
 
 /** Who is calling, after authentication. */

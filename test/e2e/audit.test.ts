@@ -331,7 +331,7 @@ describe.each(["memory", "dynamodb"] as const)("audit end to end (store %s)", (s
       r.body.events.map((e: AuditEvent) => [e.subject, e.resource, e.action, e.decision, e.reason]),
     ).toEqual([
       ["user:bob", "document:plan", "viewer", "deny", "no path"],
-      ["user:anne", "document:plan", "viewer", "allow", "allowed"],
+      ["user:anne", "document:plan", "viewer", "allow", "document:plan#viewer@user:anne"],
     ]);
     const all = await call("GET", "/audit/v1/events", { key: k });
     expect(all.body.events.map((e: AuditEvent) => e.type).reverse()).toEqual([

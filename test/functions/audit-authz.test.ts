@@ -149,6 +149,8 @@ describe.each(["memory", "dynamodb"] as const)("authz audit events (store %s)", 
       resource: "document:roadmap",
       action: "viewer",
       decision: "allow",
+      // The granting path: here the one tuple.
+      reason: "document:roadmap#viewer@user:anne",
       region: "local",
       request: { id: expect.any(String), ip: "203.0.113.7" },
     });
@@ -185,6 +187,7 @@ describe.each(["memory", "dynamodb"] as const)("authz audit events (store %s)", 
       ["authz.check", "user:carl", "deny"],
     ]);
     expect(batch.map((e) => e.detail?.correlation_id)).toEqual(["a", "b", "c"]);
+    expect(batch.map((e) => e.reason)).toEqual(["document:roadmap#viewer@user:anne", "no path", "no path"]);
 
     const listed = await during(() =>
       call("POST", `/stores/${storeId}/list-objects`, {
@@ -225,7 +228,9 @@ describe.each(["memory", "dynamodb"] as const)("authz audit events (store %s)", 
         ADMIN,
       ),
     );
-    expect(admin.map((e) => [e.tenant, e.actor])).toEqual([[tenantId, "platform:admin-key"]]);
+    expect(admin.map((e) => [e.tenant, e.actor, e.reason])).toEqual([
+      [tenantId, "platform:admin-key", "document:roadmap#viewer@user:anne"],
+    ]);
 
     const deleted = await during(() => call("DELETE", `/stores/${storeId}`));
     expect(deleted.map((e) => [e.type, e.tenant, e.decision])).toEqual([

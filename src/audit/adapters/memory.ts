@@ -1,7 +1,6 @@
 /**
  * In-memory audit store (`npm start`, tests): events per tenant sorted by time and id (appended,
- * read backwards for newest first), idempotent
- * by id, with the same retention and filter semantics as the DynamoDB adapter. A long-running local
+ * read backwards for newest first), idempotent by id (a redelivered event finds its own key), with the same retention and filter semantics as the DynamoDB adapter. A long-running local
  * platform keeps at most `maxEventsPerTenant` events per tenant (oldest dropped first), so memory
  * stays bounded under load.
  */
@@ -19,7 +18,6 @@ interface Stored {
 
 export class MemoryAuditStore implements AuditStore {
   readonly #tenants = new Map<string, Stored[]>();
-  readonly #ids = new Set<string>();
   readonly #retentionDays: number;
   readonly #clock: Clock;
   readonly #max: number;
@@ -34,26 +32,44 @@ export class MemoryAuditStore implements AuditStore {
   /** Drops the oldest events of a list over the cap; trims in batches so appends stay O(1) amortised. */
   #trim(list: Stored[]): void {
     if (list.length <= this.#max + Math.ceil(this.#max / 10)) return;
-    for (const s of list.splice(0, list.length - this.#max)) this.#ids.delete(s.event.id);
+    list.splice(0, list.length - this.#max);
   }
 
   async put(events: readonly AuditEvent[]): Promise<{ written: number; duplicates: number }> {
+    return this.putSync(events);
+  }
+
+  /** `put`, synchronously: what the in-process bus calls at every flush. */
+  putSync(events: readonly AuditEvent[]): { written: number; duplicates: number } {
     let written = 0;
     let duplicates = 0;
     for (const event of events) {
-      if (this.#ids.has(event.id)) {
-        duplicates++;
-        continue;
+      let list = this.#tenants.get(event.tenant);
+      if (list === undefined) {
+        list = [];
+        this.#tenants.set(event.tenant, list);
       }
-      this.#ids.add(event.id);
-      const list = this.#tenants.get(event.tenant) ?? [];
-      const s: Stored = { key: eventSortKey(event), event, expiresAt: expiresAt(event, this.#retentionDays) };
-      // Oldest first; events arrive roughly in order, so the place is almost always the end.
+      // Idempotent by id: an event's key (time, id) is unique, so a redelivery lands on its own
+      // key. Events arrive almost in order: the place is nearly always the end (one comparison).
+      const key = eventSortKey(event);
       let i = list.length;
-      while (i > 0 && list[i - 1]!.key > s.key) i--;
+      if (i > 0 && list[i - 1]!.key >= key) {
+        let lo = 0;
+        let hi = i;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (list[mid]!.key < key) lo = mid + 1;
+          else hi = mid;
+        }
+        i = lo;
+        if (i < list.length && list[i]!.key === key) {
+          duplicates++;
+          continue;
+        }
+      }
+      const s: Stored = { key, event, expiresAt: expiresAt(event, this.#retentionDays) };
       if (i === list.length) list.push(s);
       else list.splice(i, 0, s);
-      this.#tenants.set(event.tenant, list);
       this.#trim(list);
       written++;
     }

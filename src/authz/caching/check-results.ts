@@ -18,9 +18,12 @@ export interface CheckCacheStats {
   evicted: number;
 }
 
+/** A cached answer: denied, allowed, or allowed with its granting path (audit reason). */
+export type CachedCheck = boolean | string;
+
 interface Bucket {
   revision: string;
-  readonly results: Map<string, boolean>;
+  readonly results: Map<string, CachedCheck>;
 }
 
 /** The cache key of one check (contextual tuples excluded: such checks are not cached). */
@@ -69,14 +72,14 @@ export class CheckResultCache {
     return b;
   }
 
-  get(storeId: string, modelId: string, revision: string, key: string): boolean | undefined {
+  get(storeId: string, modelId: string, revision: string, key: string): CachedCheck | undefined {
     const hit = this.#bucket(storeId, modelId, revision, false)?.results.get(key);
     if (hit === undefined) this.stats.misses++;
     else this.stats.hits++;
     return hit;
   }
 
-  set(storeId: string, modelId: string, revision: string, key: string, allowed: boolean): void {
+  set(storeId: string, modelId: string, revision: string, key: string, allowed: CachedCheck): void {
     if (this.#max <= 0) return;
     const b = this.#bucket(storeId, modelId, revision, true);
     if (b === undefined) return;

@@ -24,6 +24,8 @@ export interface AuthzHttpContext {
   /** Latest authorization model id per store. */
   readonly models: Watermark;
   readonly metrics: AuthzMetrics;
+  /** Compute the granting path of allowed checks, for the audit reason (`meta` of the response). */
+  readonly grantingPaths: boolean;
   /**
    * Check results are cached only under a head revision at least this old (0: always). Writers
    * draw revisions before they commit, so within this window a write with an older revision can

@@ -47,6 +47,8 @@ export interface AuthzHttpDeps {
   readonly settings: AuthzHttpSettings;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Compute the granting path of allowed checks (the audit reason). @default false */
+  readonly grantingPaths?: boolean;
   /** For tests: replaces the waits of the replica fallback. */
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -123,6 +125,7 @@ export function createAuthzHttp(d: AuthzHttpDeps): AuthzHttp {
     revisions,
     models,
     metrics,
+    grantingPaths: d.grantingPaths ?? false,
     // A synchronous head (the memory store) is drawn at commit, in commit order: nothing to wait for.
     commitWindowMs: sync ? 0 : s.commitWindowMs,
   };

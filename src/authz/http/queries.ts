@@ -7,7 +7,7 @@
 import { decodeTime } from "ulid";
 import { json } from "../../http/router.ts";
 import type { HttpRequest, HttpResponse, RequestContext } from "../../http/types.ts";
-import { checkKey } from "../caching/check-results.ts";
+import { type CachedCheck, checkKey } from "../caching/check-results.ts";
 import { AuthzError } from "../errors.ts";
 import type { BatchCheckItem, BatchCheckResult, CheckItemError } from "../index.ts";
 import { type QueryTarget, type ReadPolicy, readPolicy } from "./consistency.ts";
@@ -78,9 +78,10 @@ export async function check(
   const stamp = r.target.revision;
   const cacheable =
     a.checks.enabled && settled(a, stamp) && r.modelId !== undefined && contextual.length === 0;
+  const key = cacheable ? checkKey(body.tuple_key, body.context) : "";
   if (cacheable) {
-    const hit = a.checks.get(r.storeId, r.modelId!, stamp!, checkKey(body.tuple_key, body.context));
-    if (hit !== undefined) return checkAnswer(hit, r.storeId, r.modelId, "hit");
+    const hit = a.checks.get(r.storeId, r.modelId!, stamp!, key);
+    if (hit !== undefined) return checkAnswer(body.tuple_key, hit, r.storeId, r.modelId, "hit");
   }
   const res = await r.target.service.check({
     storeId: r.storeId,
@@ -89,21 +90,32 @@ export async function check(
     ...(contextual.length ? { contextualTuples: contextual } : {}),
     ...(body.context ? { context: body.context } : {}),
     ...(body.consistency ? { consistency: body.consistency } : {}),
+    ...(a.grantingPaths ? { withPath: true } : {}),
   });
-  if (cacheable)
-    a.checks.set(r.storeId, r.modelId!, stamp!, checkKey(body.tuple_key, body.context), res.allowed);
-  return checkAnswer(res.allowed, r.storeId, r.modelId, cacheable ? "miss" : "bypass");
+  const answer: CachedCheck = res.allowed && (res.path ?? true);
+  if (cacheable) a.checks.set(r.storeId, r.modelId!, stamp!, key, answer);
+  return checkAnswer(body.tuple_key, answer, r.storeId, r.modelId, cacheable ? "miss" : "bypass");
 }
 
 const ALLOWED = JSON.stringify({ allowed: true, resolution: "" });
 const DENIED = JSON.stringify({ allowed: false, resolution: "" });
 
+/** What a check decided, for the audit decorator (`HttpResponse.meta`). */
+export interface CheckMeta {
+  readonly tuple_key: { readonly user: string; readonly relation: string; readonly object: string };
+  readonly allowed: boolean;
+  /** The granting path when allowed and known. */
+  readonly path?: string;
+  readonly cache: "hit" | "miss" | "bypass";
+}
+
 /** `json(200, {allowed, resolution: ""}, {...fgaHeaders(…), [CACHE_HEADER]: cache})`, built directly. */
 function checkAnswer(
-  allowed: boolean,
+  tupleKey: CheckMeta["tuple_key"],
+  answer: CachedCheck,
   storeId: string,
   modelId: string | undefined,
-  cache: "hit" | "miss" | "bypass",
+  cache: CheckMeta["cache"],
 ): HttpResponse {
   const headers: Record<string, string> = {
     "content-type": "application/json",
@@ -112,7 +124,12 @@ function checkAnswer(
   };
   if (modelId) headers["openfga-authorization-model-id"] = modelId;
   headers[CACHE_HEADER] = cache;
-  return { statusCode: 200, headers, body: allowed ? ALLOWED : DENIED };
+  const allowed = answer !== false;
+  const meta: CheckMeta =
+    typeof answer === "string"
+      ? { tuple_key: tupleKey, allowed, path: answer, cache }
+      : { tuple_key: tupleKey, allowed, cache };
+  return { statusCode: 200, headers, body: allowed ? ALLOWED : DENIED, meta };
 }
 
 const CORRELATION_RE = /^[\w\d-]{1,36}$/;
@@ -152,13 +169,16 @@ export async function batchCheck(
   const stamp = r.target.revision;
   const cacheOk = a.checks.enabled && settled(a, stamp) && r.modelId !== undefined;
   const out: Record<string, unknown> = {};
+  /** Granting paths of allowed items, by correlation id (audit reasons, `meta`). */
+  const paths: Record<string, string> = {};
   const todo: BatchCheckItem[] = [];
   for (const c of body.checks) {
     const contextual = c.contextual_tuples?.tuple_keys ?? [];
     if (cacheOk && contextual.length === 0) {
       const hit = a.checks.get(r.storeId, r.modelId!, stamp!, checkKey(c.tuple_key, c.context));
       if (hit !== undefined) {
-        out[c.correlation_id] = { allowed: hit };
+        out[c.correlation_id] = { allowed: hit !== false };
+        if (typeof hit === "string") paths[c.correlation_id] = hit;
         continue;
       }
     }
@@ -175,6 +195,7 @@ export async function batchCheck(
       ...(r.modelId ? { authorizationModelId: r.modelId } : {}),
       checks: todo,
       ...(body.consistency ? { consistency: body.consistency } : {}),
+      ...(a.grantingPaths ? { withPath: true } : {}),
     });
     for (const item of todo) {
       const one: BatchCheckResult | undefined = res.result[item.correlationId];
@@ -182,13 +203,15 @@ export async function batchCheck(
       if ("error" in one) out[item.correlationId] = itemErrorJson(one.error);
       else {
         out[item.correlationId] = { allowed: one.allowed };
+        if (one.path !== undefined) paths[item.correlationId] = one.path;
         if (cacheOk && !item.contextualTuples) {
-          a.checks.set(r.storeId, r.modelId!, stamp!, checkKey(item.tupleKey, item.context), one.allowed);
+          const answer: CachedCheck = one.allowed && (one.path ?? true);
+          a.checks.set(r.storeId, r.modelId!, stamp!, checkKey(item.tupleKey, item.context), answer);
         }
       }
     }
   }
-  return json(200, { result: out }, fgaHeaders(r.storeId, r.modelId));
+  return { ...json(200, { result: out }, fgaHeaders(r.storeId, r.modelId)), meta: { paths } };
 }
 
 export async function expand(

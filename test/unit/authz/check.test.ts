@@ -455,3 +455,48 @@ describe("expand", () => {
     });
   });
 });
+
+describe("granting paths (withPath: the audit reason)", () => {
+  it("gives the explanation as one line, with caches on, for checks and batch checks", async () => {
+    const f = await setup(DOCS, TUPLES, {}, createSyncMemoryStore());
+    const tk = t("doc:1#viewer@user:anne");
+    const expected =
+      "doc:1#viewer<-parent > doc:1#parent@folder:sub > folder:sub#viewer<-parent > " +
+      "folder:sub#parent@folder:root > folder:root#viewer@group:all#member > " +
+      "group:all#member@group:eng#member > group:eng#member@user:anne but not doc:1#blocked";
+    const first = await f.service.check({ storeId: f.storeId, tupleKey: tk, withPath: true });
+    expect(first).toEqual({ allowed: true, path: expected });
+    // The second answer comes from the result cache, with the path it was cached with.
+    const again = await f.service.check({ storeId: f.storeId, tupleKey: tk, withPath: true });
+    expect(again).toEqual({ allowed: true, path: expected });
+    // Without the option: no path, as before.
+    expect(await f.service.check({ storeId: f.storeId, tupleKey: tk })).toEqual({ allowed: true });
+    const pub = await f.service.check({
+      storeId: f.storeId,
+      tupleKey: t("doc:2#publisher@user:bob"),
+      withPath: true,
+    });
+    expect(pub.path).toBe(
+      "all(doc:2#publisher=editor > doc:2#editor=owner > doc:2#owner@user:bob & " +
+        "doc:2#publisher=approver > doc:2#approver@user:bob)",
+    );
+    const denied = await f.service.check({
+      storeId: f.storeId,
+      tupleKey: t("doc:3#viewer@user:eve"),
+      withPath: true,
+    });
+    expect(denied).toEqual({ allowed: false });
+    const batch = await f.service.batchCheck({
+      storeId: f.storeId,
+      withPath: true,
+      checks: [
+        { tupleKey: t("doc:3#viewer@user:zed"), correlationId: "wild" },
+        { tupleKey: t("doc:3#viewer@user:eve"), correlationId: "no" },
+      ],
+    });
+    expect(batch.result).toEqual({
+      wild: { allowed: true, path: "doc:3#viewer@user:* but not doc:3#blocked" },
+      no: { allowed: false },
+    });
+  });
+});
