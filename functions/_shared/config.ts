@@ -2,6 +2,7 @@ import { z } from "zod";
 import { type AuditSettings, auditSettingsFromEnv } from "../../src/audit/settings.ts";
 import { type AuthzHttpSettings, authzSettingsFromEnv } from "../../src/authz/http/settings.ts";
 import { type KeySettings, keySettingsFromEnv } from "../../src/keys/settings.ts";
+import { EMAIL_STEP_LIMITS, type EmailStepLimits } from "../../src/sessions/email-step-limit.ts";
 import type { LogLevel } from "../../src/shared/logger.ts";
 
 /** Platform configuration, from the environment; validated once per cold start. */
@@ -43,6 +44,11 @@ export interface SignInSettings {
   readonly refreshTokenLifetime: number;
   /** `PORTCULLIS_PASSWORD_SCRYPT_LN`: log2 of scrypt's N. @default 17 */
   readonly scryptLn: number;
+  /**
+   * Rate limit of the email step: `PORTCULLIS_EMAIL_STEP_IP_LIMIT` (60),
+   * `PORTCULLIS_EMAIL_STEP_TENANT_IP_LIMIT` (30) submissions per `PORTCULLIS_EMAIL_STEP_WINDOW` (300 s).
+   */
+  readonly emailStepLimits: EmailStepLimits;
 }
 
 const envSchema = z.object({
@@ -85,6 +91,24 @@ const envSchema = z.object({
     .max(365 * 86_400)
     .default(2_592_000),
   PORTCULLIS_PASSWORD_SCRYPT_LN: z.coerce.number().int().min(10).max(20).default(17),
+  PORTCULLIS_EMAIL_STEP_IP_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(EMAIL_STEP_LIMITS.perIp),
+  PORTCULLIS_EMAIL_STEP_TENANT_IP_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(EMAIL_STEP_LIMITS.perTenantIp),
+  PORTCULLIS_EMAIL_STEP_WINDOW: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(EMAIL_STEP_LIMITS.windowSeconds),
 });
 
 /**
@@ -129,6 +153,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv, defaults: { issuer: string
       sessionMaxLifetime: e.PORTCULLIS_SESSION_MAX_LIFETIME,
       refreshTokenLifetime: e.PORTCULLIS_REFRESH_TOKEN_LIFETIME,
       scryptLn: e.PORTCULLIS_PASSWORD_SCRYPT_LN,
+      emailStepLimits: {
+        perIp: e.PORTCULLIS_EMAIL_STEP_IP_LIMIT,
+        perTenantIp: e.PORTCULLIS_EMAIL_STEP_TENANT_IP_LIMIT,
+        windowSeconds: e.PORTCULLIS_EMAIL_STEP_WINDOW,
+      },
     },
     authz,
     audit,

@@ -18,6 +18,8 @@ import { createOAuth, type OAuth } from "../../src/oauth/setup.ts";
 import { DynamoDbSignInStore } from "../../src/sessions/adapters/dynamodb.ts";
 import { MemorySignInStore } from "../../src/sessions/adapters/memory.ts";
 import { loginAuditInput } from "../../src/sessions/audit-events.ts";
+import { ConsentService } from "../../src/sessions/consents.ts";
+import { EmailStepLimiter } from "../../src/sessions/email-step-limit.ts";
 import type { SignInStore } from "../../src/sessions/ports.ts";
 import { SessionService } from "../../src/sessions/service.ts";
 import { LoginThrottle } from "../../src/sessions/throttle.ts";
@@ -26,9 +28,12 @@ import { createDynamoDbClient } from "../../src/shared/dynamodb.ts";
 import { type IdGenerator, ulidGenerator } from "../../src/shared/ids.ts";
 import { createLogger, type Logger } from "../../src/shared/logger.ts";
 import { tableNames } from "../../src/shared/tables.ts";
+import { DynamoDbTenantDomainStore } from "../../src/tenants/adapters/domains-dynamodb.ts";
+import { MemoryTenantDomainStore } from "../../src/tenants/adapters/domains-memory.ts";
 import { DynamoDbTenantStore } from "../../src/tenants/adapters/dynamodb.ts";
 import { MemoryTenantStore } from "../../src/tenants/adapters/memory.ts";
 import { apiKeyAuthenticator, platformKeyAuthenticator } from "../../src/tenants/authn.ts";
+import { TenantDomainService } from "../../src/tenants/domains.ts";
 import type { TenantStore } from "../../src/tenants/ports.ts";
 import { TenantService } from "../../src/tenants/service.ts";
 import { DynamoDbUserStore } from "../../src/users/adapters/dynamodb.ts";
@@ -49,6 +54,8 @@ export interface Container {
   /** The authorization API (OpenFGA HTTP API): routes, caches, consistency routing. */
   readonly authzApi: AuthzHttp;
   readonly tenants: TenantService;
+  /** Email domains claimed by tenants (home-realm discovery of multi-tenant clients). */
+  readonly tenantDomains: TenantDomainService;
   readonly authenticator: Authenticator;
   /** The DynamoDB client when the store is DynamoDB (for shutdown). */
   readonly dynamodb?: DynamoDBClient;
@@ -62,8 +69,10 @@ export interface Container {
   readonly users: UserService;
   /** Browser sessions of end users. */
   readonly sessions: SessionService;
-  /** Sessions, codes, refresh-token families, login transactions, failed-login counters. */
+  /** Sessions, codes, refresh-token families, login transactions, failed-login counters, consents. */
   readonly signInStore: SignInStore;
+  /** Remembered consent of users to (third-party) clients. */
+  readonly consents: ConsentService;
   /** The audit pipeline: emitter, bus (in-process or EventBridge), store of the query API. */
   readonly audit: Audit;
 }
@@ -74,6 +83,8 @@ export interface ContainerOverrides {
   readonly log?: Logger;
   readonly dynamodb?: DynamoDBClient;
   readonly kms?: KMSClient;
+  /** Wraps the sign-in store (tests: pause a step to force an interleaving). */
+  readonly wrapSignInStore?: (store: SignInStore) => SignInStore;
 }
 
 /** Builds the adapters the configuration names; `config.adminKey` must already be resolved. */
@@ -100,6 +111,11 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
   }
   const tenants = new TenantService({ store: tenantStore, clock, ids });
   const platformTable = tableNames(config.tablePrefix).platform;
+  const tenantDomains = new TenantDomainService({
+    store: dynamodb ? new DynamoDbTenantDomainStore(dynamodb, platformTable) : new MemoryTenantDomainStore(),
+    tenants: tenantStore,
+    clock,
+  });
   const { ring: keyRing, kms } = createKeyRing(config.keys, {
     store: dynamodb ? new DynamoDbKeyStore(dynamodb, platformTable) : new MemoryKeyStore(),
     clock,
@@ -117,10 +133,21 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     ids,
     tenantIsActive,
     scrypt: { ln: config.signIn.scryptLn, r: 8, p: 1 },
+    // Disabling a user ends their sessions (and so their refresh tokens); deleting one also
+    // forgets their consents.
+    onDisabled: async (tenantId, userId) => {
+      await sessions.revokeAll(tenantId, userId);
+    },
+    onDeleted: async (tenantId, userId) => {
+      await consents.deleteAll(tenantId, userId);
+      await sessions.revokeAll(tenantId, userId);
+    },
   });
-  const signInStore: SignInStore = dynamodb
+  const baseSignInStore: SignInStore = dynamodb
     ? new DynamoDbSignInStore(dynamodb, platformTable)
     : new MemorySignInStore();
+  const signInStore = overrides.wrapSignInStore?.(baseSignInStore) ?? baseSignInStore;
+  const consents = new ConsentService({ store: signInStore, clock });
   const sessions = new SessionService({
     store: signInStore,
     clock,
@@ -160,6 +187,13 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
       sessions,
       store: signInStore,
       throttle: new LoginThrottle({ store: signInStore, clock }),
+      consents,
+      emailStepLimiter: new EmailStepLimiter({
+        store: signInStore,
+        clock,
+        limits: config.signIn.emailStepLimits,
+      }),
+      organizations: tenantDomains,
       refreshTokenLifetimeSeconds: config.signIn.refreshTokenLifetime,
       // Sign-in events go to the audit pipeline (created below; events only happen per request).
       onEvent: (e) => audit.emitter.emit(loginAuditInput(e)),
@@ -172,7 +206,7 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
   );
   const { authz, authzApi } = authzOf(
     config,
-    { store: authzStore, dynamodb, clock, ids, log },
+    { store: authzStore, dynamodb, clock, ids, log, grantingPaths: audit.emitter.enabled },
     tenantStore,
     authenticator,
   );
@@ -186,6 +220,7 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     authz,
     authzApi,
     tenants,
+    tenantDomains,
     authenticator,
     ...(dynamodb ? { dynamodb } : {}),
     keyRing,
@@ -194,6 +229,7 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     users,
     sessions,
     signInStore,
+    consents,
     audit,
   };
 }
@@ -205,7 +241,14 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
  */
 function authzOf(
   config: PlatformConfig,
-  d: { store: AuthzStore; dynamodb: DynamoDBClient | undefined; clock: Clock; ids: IdGenerator; log: Logger },
+  d: {
+    store: AuthzStore;
+    dynamodb: DynamoDBClient | undefined;
+    clock: Clock;
+    ids: IdGenerator;
+    log: Logger;
+    grantingPaths: boolean;
+  },
   tenantStore: TenantStore,
   authenticator: Authenticator,
 ): { authz: AuthzService; authzApi: AuthzHttp } {
@@ -239,6 +282,7 @@ function authzOf(
     settings: config.authz,
     clock: d.clock,
     log: d.log,
+    grantingPaths: d.grantingPaths,
   });
   return { authz, authzApi };
 }

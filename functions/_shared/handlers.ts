@@ -7,7 +7,8 @@ import { type ErrorRenderer, renderProblem } from "../../src/http/problem.ts";
 import { createRouter } from "../../src/http/router.ts";
 import { keyRoutes } from "../../src/keys/http.ts";
 import { renderOAuthError } from "../../src/oauth/errors.ts";
-import { sessionRoutes } from "../../src/sessions/http.ts";
+import { consentRoutes, sessionRoutes } from "../../src/sessions/http.ts";
+import { tenantDomainRoutes } from "../../src/tenants/domains-http.ts";
 import { tenantRoutes } from "../../src/tenants/http.ts";
 import { userRoutes } from "../../src/users/http.ts";
 import { withAuditFlush } from "./audit-middleware.ts";
@@ -56,10 +57,12 @@ export function createHandlers(c: Container): Record<string, LambdaHttpHandler> 
       audited(
         [
           ...tenantRoutes(c.tenants),
+          ...tenantDomainRoutes(c.tenantDomains),
           ...c.oauth.adminRoutes,
           ...keyRoutes(c.keyRing),
           ...userRoutes(c.users),
           ...sessionRoutes(c.sessions, c.users),
+          ...consentRoutes(c.consents, c.users),
         ],
         ADMIN_AUDIT_RULES,
       ),

@@ -10,6 +10,8 @@ import { type AuditedCall, type AuditRule, errorCode, str } from "./route-audit.
 type Change = Pick<AuditEventInput, "type" | "action"> & {
   readonly resource: (c: AuditedCall) => string;
   readonly tenant?: (c: AuditedCall) => string;
+  /** On whose behalf (e.g. the user whose consent was revoked). */
+  readonly subject?: (c: AuditedCall) => string;
 };
 
 const tenantParam = (c: AuditedCall) => c.params.tenantId ?? PLATFORM_TENANT;
@@ -23,6 +25,7 @@ function change(method: string, path: string, ch: Change): AuditRule {
     ok: (c) => ({
       type: ch.type,
       tenant: tenant(c),
+      ...(ch.subject ? { subject: ch.subject(c) } : {}),
       resource: ch.resource(c),
       action: ch.action,
       decision: "success",
@@ -30,11 +33,54 @@ function change(method: string, path: string, ch: Change): AuditRule {
     failed: (c) => ({
       type: ch.type,
       tenant: tenant(c),
+      ...(ch.subject ? { subject: ch.subject(c) } : {}),
       resource: ch.resource(c),
       action: ch.action,
       decision: "failure",
       reason: errorCode(c.error),
     }),
+  };
+}
+
+/**
+ * A user change that may disable the user: `user.updated`, plus `session.revoked` (`revoke_all`)
+ * when it disabled them (their sessions are revoked with it).
+ */
+function disabling(
+  method: string,
+  path: string,
+  action: string,
+  disables: (c: AuditedCall) => boolean,
+): AuditRule {
+  const base = change(method, path, {
+    type: "user.updated",
+    action,
+    resource: (c) => `user:${c.params.userId}`,
+  });
+  return {
+    ...base,
+    ok: (c) => [
+      {
+        type: "user.updated",
+        tenant: tenantParam(c),
+        resource: `user:${c.params.userId}`,
+        action,
+        decision: "success",
+      },
+      ...(disables(c) && c.body?.disabled === true
+        ? [
+            {
+              type: "session.revoked" as const,
+              tenant: tenantParam(c),
+              subject: c.params.userId ?? "?",
+              resource: `user:${c.params.userId}`,
+              action: "revoke_all",
+              decision: "success" as const,
+              reason: "user disabled",
+            },
+          ]
+        : []),
+    ],
   };
 }
 
@@ -53,6 +99,11 @@ export const ADMIN_AUDIT_RULES: readonly AuditRule[] = [
   change("DELETE", `${T}/{tenantId}`, {
     type: "tenant.deleted",
     action: "delete",
+    resource: (c) => `tenant:${c.params.tenantId}`,
+  }),
+  change("PUT", `${T}/{tenantId}/domains`, {
+    type: "tenant.domains_changed",
+    action: "set_domains",
     resource: (c) => `tenant:${c.params.tenantId}`,
   }),
   change("POST", `${T}/{tenantId}/api-keys`, {
@@ -85,16 +136,15 @@ export const ADMIN_AUDIT_RULES: readonly AuditRule[] = [
     action: "create",
     resource: (c) => `user:${str(c.body, "id") ?? "?"}`,
   }),
-  change("PATCH", `${U}/{userId}`, {
-    type: "user.updated",
-    action: "update",
-    resource: (c) => `user:${c.params.userId}`,
+  // Disabling a user also ends all of their sessions: two events, the change and the revocation.
+  disabling("PATCH", `${U}/{userId}`, "update", (c) => {
+    try {
+      return (JSON.parse(c.req.body ?? "{}") as { disabled?: unknown }).disabled === true;
+    } catch {
+      return false;
+    }
   }),
-  change("POST", `${U}/{userId}/disable`, {
-    type: "user.updated",
-    action: "disable",
-    resource: (c) => `user:${c.params.userId}`,
-  }),
+  disabling("POST", `${U}/{userId}/disable`, "disable", () => true),
   change("DELETE", `${U}/{userId}`, {
     type: "user.deleted",
     action: "delete",
@@ -109,6 +159,12 @@ export const ADMIN_AUDIT_RULES: readonly AuditRule[] = [
     type: "session.revoked",
     action: "revoke",
     resource: (c) => `session:${c.params.sessionId}`,
+  }),
+  change("DELETE", `${U}/{userId}/consents/{clientId}`, {
+    type: "consent.revoked",
+    action: "revoke",
+    subject: (c) => c.params.userId ?? "?",
+    resource: (c) => `client:${c.params.clientId}`,
   }),
   change("POST", "/admin/v1/keys/rotate", {
     type: "key.rotated",

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { decodeContinuation, encodeContinuation } from "../http/pagination.ts";
 import { json, noContent } from "../http/router.ts";
-import type { Route } from "../http/types.ts";
+import type { RequestContext, Route } from "../http/types.ts";
 import { pageSizeSchema, parseJsonBody, parseWith } from "../http/validation.ts";
 import type { ClientService } from "./clients.ts";
 import { AUTH_METHODS, GRANT_TYPES, type OAuthClient } from "./model.ts";
@@ -29,6 +29,7 @@ const registrationSchema = z.strictObject({
   access_token_lifetime: z.number().int().optional(),
   post_logout_redirect_uris: z.array(z.string().max(512)).max(10).optional(),
   third_party: z.boolean().optional(),
+  organization_usage: z.enum(["none", "require"]).optional(),
 });
 
 const listQuery = z.object({
@@ -53,8 +54,12 @@ export function clientJson(c: OAuthClient, secret?: string): Record<string, unkn
     ...(c.jwks ? { jwks: { keys: c.jwks } } : {}),
     ...(c.postLogoutRedirectUris ? { post_logout_redirect_uris: c.postLogoutRedirectUris } : {}),
     ...(c.thirdParty ? { third_party: true } : {}),
+    ...(c.organizationUsage ? { organization_usage: c.organizationUsage } : {}),
   };
 }
+
+/** Whether the caller is the platform admin (multi-tenant clients are theirs alone). */
+const byOf = (ctx: RequestContext) => ({ platform: ctx.principal?.kind === "platform" });
 
 /** Admin routes for OAuth clients. */
 export function clientRoutes(clients: ClientService): Route[] {
@@ -68,7 +73,7 @@ export function clientRoutes(clients: ClientService): Route[] {
       handler: async (req, ctx) => {
         const body = parseJsonBody(req, registrationSchema);
         const tenantId = ctx.params.tenantId!;
-        const { client, secret } = await clients.register(tenantId, body);
+        const { client, secret } = await clients.register(tenantId, body, byOf(ctx));
         ctx.log.info("oauth client registered", { tenant: tenantId, client_id: client.clientId });
         return json(201, clientJson(client, secret), {
           location: `/admin/v1/tenants/${tenantId}/clients/${client.clientId}`,
@@ -107,7 +112,11 @@ export function clientRoutes(clients: ClientService): Route[] {
       path: `${base}/{clientId}/secret`,
       access,
       handler: async (_req, ctx) => {
-        const { client, secret } = await clients.rotateSecret(ctx.params.tenantId!, ctx.params.clientId!);
+        const { client, secret } = await clients.rotateSecret(
+          ctx.params.tenantId!,
+          ctx.params.clientId!,
+          byOf(ctx),
+        );
         ctx.log.info("oauth client secret rotated", { tenant: client.tenantId, client_id: client.clientId });
         return json(200, clientJson(client, secret));
       },
@@ -117,7 +126,7 @@ export function clientRoutes(clients: ClientService): Route[] {
       path: `${base}/{clientId}`,
       access,
       handler: async (_req, ctx) => {
-        await clients.delete(ctx.params.tenantId!, ctx.params.clientId!);
+        await clients.delete(ctx.params.tenantId!, ctx.params.clientId!, byOf(ctx));
         ctx.log.info("oauth client deleted", { tenant: ctx.params.tenantId, client_id: ctx.params.clientId });
         return noContent();
       },

@@ -10,18 +10,22 @@
  *    unsupported_response_type; `response_mode` other than `query`, missing `code_challenge`, or a
  *    method other than `S256` (plain is refused) → invalid_request; scopes outside the client's
  *    registration → invalid_scope; bad `prompt`/`max_age` → invalid_request.
- * 3. An active session of the client's tenant (within `max_age`, and not `prompt=login`) gets a code
- *    at once (after consent for third-party clients); otherwise `prompt=none` → login_required,
- *    else a login transaction starts and the browser goes to the sign-in page.
+ * 3. An active session of the request's tenant (organizations.ts: the client's own, or the
+ *    organization a multi-tenant client chose), within `max_age` and not `prompt=login`, gets a code
+ *    at once (after consent for third-party clients whose remembered consent does not cover the
+ *    requested scopes, or with `prompt=consent`); otherwise `prompt=none` → login_required
+ *    (consent_required when consent is missing), else a login transaction starts and the browser
+ *    goes to the sign-in page.
  */
 import { randomBytes } from "node:crypto";
 import type { HttpRequest, HttpResponse, Route } from "../http/types.ts";
-import type { Interaction } from "../sessions/model.ts";
+import type { Interaction, Session } from "../sessions/model.ts";
 import { constantTimeEqual } from "../shared/ids.ts";
 import { OAuthError } from "./errors.ts";
 import { parseForm } from "./form.ts";
 import { PATHS } from "./metadata.ts";
 import type { OAuthClient } from "./model.ts";
+import { chooseTenant, interactionTenant, sessionFits } from "./organizations.ts";
 import { consentStep, message, page } from "./pages/html.ts";
 import { grantScopes, parseScope } from "./scopes.ts";
 import { originOf, redirect, type SignInContext } from "./signin-deps.ts";
@@ -104,11 +108,12 @@ async function startInteraction(
   x: SignInContext,
   client: OAuthClient,
   params: Record<string, string>,
+  tenant: Pick<Interaction, "tenantId" | "tenantFrom">,
   sessionId?: string,
 ) {
   const i: Interaction = {
     id: randomBytes(18).toString("base64url"),
-    tenantId: client.tenantId,
+    ...tenant,
     clientId: client.clientId,
     csrf: randomBytes(24).toString("base64url"),
     params,
@@ -142,8 +147,15 @@ export const EXPIRED_TEXT =
 
 /** Routes: `GET /oauth/authorize`, `GET|POST /oauth/consent`. */
 export function authorizeRoutes(x: SignInContext): Route[] {
-  const consentPage = (client: OAuthClient, i: Interaction) =>
-    page(
+  /**
+   * The consent page: the scopes the user has not granted the client yet (all requested ones with
+   * `prompt=consent` when nothing is new), and those already granted as a note.
+   */
+  const consentPage = async (client: OAuthClient, i: Interaction, s: Session) => {
+    const requested = (i.params.scope ?? "").split(" ").filter(Boolean);
+    const fresh = await x.d.consents.missing(s.tenantId, s.userId, client.clientId, requested);
+    const asked = fresh.length > 0 ? fresh : requested;
+    return page(
       200,
       "Allow access",
       consentStep({
@@ -151,10 +163,12 @@ export function authorizeRoutes(x: SignInContext): Route[] {
         tx: i.id,
         csrf: i.csrf,
         clientName: client.clientName,
-        scopes: (i.params.scope ?? "").split(" ").filter(Boolean),
+        scopes: asked,
+        granted: requested.filter((s) => !asked.includes(s)),
       }),
       { formTargets: [originOf(i.params.redirect_uri!)] },
     );
+  };
 
   return [
     {
@@ -165,9 +179,12 @@ export function authorizeRoutes(x: SignInContext): Route[] {
         const v = await validateAuthorizationRequest(x, req.query);
         if (!v.ok) return v.res;
         const { client, params } = v;
+        // Which tenant (docs/SIGNIN.md "Which tenant"); sessions are tenant-bound.
+        const t = await chooseTenant(x, client, req.query, params, req);
+        if (!t.ok) return t.res;
         const prompts = (params.prompt ?? "").split(" ");
         let session = prompts.includes("login") ? undefined : await x.session(req);
-        if (session && session.tenantId !== client.tenantId) session = undefined;
+        if (session && !sessionFits(session, t.choice)) session = undefined;
         if (
           session &&
           params.max_age !== undefined &&
@@ -175,15 +192,22 @@ export function authorizeRoutes(x: SignInContext): Route[] {
         )
           session = undefined;
         if (session) {
-          if (!x.needsConsent(client, params)) return redirect(await x.codeRedirect(client, params, session));
+          if (!(await x.needsConsent(client, params, session)))
+            return redirect(await x.codeRedirect(client, params, session));
           if (prompts.includes("none"))
             return x.errorRedirect(params, "consent_required", "The user must consent.");
-          const { i, cookie } = await startInteraction(x, client, params, session.id);
+          const { i, cookie } = await startInteraction(
+            x,
+            client,
+            params,
+            interactionTenant(t.choice, session),
+            session.id,
+          );
           return redirect(`${PATHS.consent}?tx=${encodeURIComponent(i.id)}`, cookie);
         }
         if (prompts.includes("none"))
           return x.errorRedirect(params, "login_required", "The user must sign in.");
-        const { i, cookie } = await startInteraction(x, client, params);
+        const { i, cookie } = await startInteraction(x, client, params, interactionTenant(t.choice));
         return redirect(x.loginUrl(i.id), cookie);
       },
     },
@@ -196,7 +220,7 @@ export function authorizeRoutes(x: SignInContext): Route[] {
         const s = i?.sessionId ? await x.session(req) : undefined;
         const client = i ? await x.d.clients.findActive(i.clientId) : undefined;
         if (!i || !s || s.id !== i.sessionId || !client) return errorPage(403, EXPIRED_TEXT);
-        return consentPage(client, i);
+        return consentPage(client, i, s);
       },
     },
     {
@@ -210,8 +234,35 @@ export function authorizeRoutes(x: SignInContext): Route[] {
         const client = i ? await x.d.clients.findActive(i.clientId) : undefined;
         if (!i || !s || s.id !== i.sessionId || !client) return errorPage(403, EXPIRED_TEXT);
         await x.d.store.deleteInteraction(i.id);
-        if (form.get("decision") !== "allow")
+        const scopes = (i.params.scope ?? "").split(" ").filter(Boolean);
+        const consentEvent = {
+          tenant: s.tenantId,
+          subject: s.userId,
+          resource: `client:${client.clientId}`,
+          request: x.requestInfo(req),
+        };
+        if (form.get("decision") !== "allow") {
+          x.event({
+            ...consentEvent,
+            type: "consent.denied",
+            action: "deny",
+            reason: "access_denied",
+            detail: { client_id: client.clientId, scope: scopes.join(" ") },
+          });
           return x.errorRedirect(i.params, "access_denied", "The user denied access.");
+        }
+        // Remembered: later requests for these scopes skip the page (unless prompt=consent).
+        const consent = await x.d.consents.grant(s.tenantId, s.userId, client.clientId, scopes);
+        x.event({
+          ...consentEvent,
+          type: "consent.granted",
+          action: "grant",
+          detail: {
+            client_id: client.clientId,
+            scope: scopes.join(" "),
+            granted_scope: consent.scopes.join(" "),
+          },
+        });
         return redirect(await x.codeRedirect(client, i.params, s));
       },
     },

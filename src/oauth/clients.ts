@@ -5,7 +5,7 @@
 import { createPublicKey } from "node:crypto";
 import type { JWK } from "jose";
 import type { Clock } from "../shared/clock.ts";
-import { notFound, validationError } from "../shared/errors.ts";
+import { forbidden, notFound, validationError } from "../shared/errors.ts";
 import { hashSecret, type IdGenerator, newSecret } from "../shared/ids.ts";
 import type { Page } from "../tenants/model.ts";
 import {
@@ -13,6 +13,7 @@ import {
   type AuthMethod,
   type GrantType,
   type OAuthClient,
+  PLATFORM_SCOPES,
   PUBLIC_CLIENT_GRANTS,
 } from "./model.ts";
 import type { ClientStore, TenantDirectory } from "./ports.ts";
@@ -37,6 +38,8 @@ export interface ClientRegistration {
   readonly access_token_lifetime?: number;
   readonly post_logout_redirect_uris?: readonly string[];
   readonly third_party?: boolean;
+  /** `require`: a multi-tenant client (platform admin only); `none` (default): its tenant only. */
+  readonly organization_usage?: "none" | "require";
 }
 
 /** Options of {@link ClientService}. */
@@ -162,6 +165,18 @@ export class ClientService {
         path: "/access_token_lifetime",
         message: `must be between 60 and ${this.#max} seconds`,
       });
+    if (m.organization_usage === "require") {
+      if (!grantTypes.includes("authorization_code"))
+        problems.push({ path: "/organization_usage", message: "needs the authorization_code grant" });
+      // A user's token of a multi-tenant client carries the USER's tenant: platform scopes would
+      // hand the client owner API rights in every tenant whose users sign in.
+      const platform = scope.filter((s) => (PLATFORM_SCOPES as readonly string[]).includes(s));
+      if (platform.length > 0)
+        problems.push({
+          path: "/scope",
+          message: `a multi-tenant client may not have platform scopes (${platform.join(", ")})`,
+        });
+    }
     if (problems.length > 0) throw validationError("The client metadata is invalid.", problems);
     return {
       clientName: m.client_name,
@@ -176,11 +191,22 @@ export class ClientService {
         ? { postLogoutRedirectUris: [...m.post_logout_redirect_uris] }
         : {}),
       ...(m.third_party ? { thirdParty: true } : {}),
+      ...(m.organization_usage === "require" ? { organizationUsage: "require" as const } : {}),
     };
   }
 
-  /** Registers a client; for secret-based methods the plaintext secret is returned once. */
-  async register(tenantId: string, m: ClientRegistration): Promise<{ client: OAuthClient; secret?: string }> {
+  /**
+   * Registers a client; for secret-based methods the plaintext secret is returned once. A
+   * multi-tenant client (`organization_usage: require`) signs in users of every tenant, so only the
+   * platform admin (`by.platform`) may register one (`forbidden` otherwise).
+   */
+  async register(
+    tenantId: string,
+    m: ClientRegistration,
+    by: { readonly platform: boolean } = { platform: false },
+  ): Promise<{ client: OAuthClient; secret?: string }> {
+    if (m.organization_usage === "require" && !by.platform)
+      throw forbidden("Only the platform admin may register a multi-tenant client.");
     await this.#activeTenant(tenantId);
     const base = this.#normalise(m);
     const usesSecret =
@@ -209,9 +235,20 @@ export class ClientService {
     return this.#d.store.listClients(tenantId, cursor === undefined ? { limit } : { limit, cursor });
   }
 
+  /** `forbidden` when a tenant credential changes a multi-tenant client (platform admin only). */
+  #assertMayChange(c: OAuthClient, by: { readonly platform: boolean }): void {
+    if (c.organizationUsage === "require" && !by.platform)
+      throw forbidden("Only the platform admin may change a multi-tenant client.");
+  }
+
   /** Issues a new secret (the old one stops working at once); returned once. */
-  async rotateSecret(tenantId: string, clientId: string): Promise<{ client: OAuthClient; secret: string }> {
+  async rotateSecret(
+    tenantId: string,
+    clientId: string,
+    by: { readonly platform: boolean } = { platform: false },
+  ): Promise<{ client: OAuthClient; secret: string }> {
     const c = await this.get(tenantId, clientId);
+    this.#assertMayChange(c, by);
     if (c.tokenEndpointAuthMethod === "private_key_jwt" || c.tokenEndpointAuthMethod === "none")
       throw validationError("This client has no secret.");
     const secret = newSecret(CLIENT_SECRET_PREFIX);
@@ -220,7 +257,15 @@ export class ClientService {
     return { client, secret };
   }
 
-  delete(tenantId: string, clientId: string): Promise<void> {
+  async delete(
+    tenantId: string,
+    clientId: string,
+    by: { readonly platform: boolean } = { platform: false },
+  ): Promise<void> {
+    if (!by.platform) {
+      const c = CLIENT_ID_RE.test(clientId) ? await this.#d.store.getClient(clientId) : undefined;
+      if (c && c.tenantId === tenantId) this.#assertMayChange(c, by);
+    }
     return this.#d.store.deleteClient(tenantId, clientId);
   }
 

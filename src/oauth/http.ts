@@ -13,7 +13,7 @@ import { invalidRequest, OAuthError } from "./errors.ts";
 import { parseForm } from "./form.ts";
 import { assertGrantAllowed, clientCredentials, tokenExchange } from "./grants.ts";
 import { PATHS, serverMetadata } from "./metadata.ts";
-import { type AccessTokenClaims, GRANT_TYPES, TOKEN_EXCHANGE } from "./model.ts";
+import { type AccessTokenClaims, GRANT_TYPES, type OAuthClient, TOKEN_EXCHANGE } from "./model.ts";
 import type { SignIn } from "./signin.ts";
 import { type AccessTokenService, InvalidTokenError } from "./tokens.ts";
 
@@ -55,12 +55,17 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
   const metadata = JSON.stringify(serverMetadata(d.issuer, { interactive: d.signIn !== undefined }));
   const url = (p: string) => `${d.issuer}${p}`;
   const noStore = { pragma: "no-cache" };
+  const tokenUrl = url(PATHS.token);
 
   const serveMetadata: Route["handler"] = async (req) =>
     cacheable(req, metadata, { "content-type": "application/json", ...PUBLIC_JSON(maxAge) });
 
-  /** Verified, unrevoked, of the caller's tenant and from a client that still exists; else undefined. */
-  const activeClaims = async (token: string, tenantId: string): Promise<AccessTokenClaims | undefined> => {
+  /**
+   * Verified, unrevoked, of the caller's tenant and from a client that still exists; else undefined.
+   * A multi-tenant client's user tokens carry the user's tenant: the client itself may introspect them.
+   */
+  const activeClaims = async (token: string, caller: OAuthClient): Promise<AccessTokenClaims | undefined> => {
+    const tenantId = caller.tenantId;
     let claims: AccessTokenClaims;
     try {
       claims = await d.tokens.verify(token);
@@ -68,7 +73,8 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
       if (e instanceof InvalidTokenError) return undefined;
       throw e;
     }
-    if (claims.tenant_id !== tenantId || (await d.tokens.isRevoked(claims))) return undefined;
+    const own = claims.client_id === caller.clientId && caller.organizationUsage === "require";
+    if ((claims.tenant_id !== tenantId && !own) || (await d.tokens.isRevoked(claims))) return undefined;
     const issuedTo = await d.clients.findActive(claims.client_id);
     return issuedTo?.tenantId === tenantId ? claims : undefined;
   };
@@ -87,7 +93,7 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
         const interactive = grantType === "authorization_code" || grantType === "refresh_token";
         if (interactive && !d.signIn)
           throw new OAuthError("unsupported_grant_type", "This grant type is not supported.");
-        const { client } = await d.clientAuth.authenticate(req, form, url(PATHS.token), ctx.log, {
+        const { client } = await d.clientAuth.authenticate(req, form, tokenUrl, ctx.log, {
           allowPublic: interactive,
         });
         assertGrantAllowed(client, grantType);
@@ -97,11 +103,8 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
             : interactive
               ? await d.signIn!.grant(grantType, form, client)
               : await clientCredentials(form, client, d.tokens);
-        ctx.log.debug("token issued", {
-          client_id: client.clientId,
-          tenant: client.tenantId,
-          grant_type: grantType,
-        });
+        // No log line here: the `token.issued` audit event records client, tenant and grant, and a
+        // debug line would make a per-request child logger even when debug is off.
         return json(200, body, noStore);
       },
     },
@@ -114,7 +117,7 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
         const { client } = await d.clientAuth.authenticate(req, form, url(PATHS.introspect), ctx.log);
         const token = form.get("token");
         if (token === undefined) throw invalidRequest("token is required.");
-        const claims = await activeClaims(token, client.tenantId);
+        const claims = await activeClaims(token, client);
         if (!claims) return json(200, { active: false }, noStore);
         const { iss, sub, aud, exp, iat, jti, client_id, scope, tenant_id, act } = claims;
         return json(
@@ -159,7 +162,8 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
             return { statusCode: 200, headers: { "cache-control": "no-store" } };
           throw e;
         }
-        if (claims.tenant_id !== client.tenantId || claims.client_id !== client.clientId)
+        const ownTenant = claims.tenant_id === client.tenantId || client.organizationUsage === "require";
+        if (!ownTenant || claims.client_id !== client.clientId)
           throw new OAuthError("unauthorized_client", "This token was not issued to this client.");
         await d.tokens.revoke(claims);
         ctx.log.info("token revoked", {

@@ -24,6 +24,8 @@ export interface IdTokenClaims {
   readonly sid: string;
   readonly at_hash?: string;
   readonly tenant_id: string;
+  /** The organization (tenant) a multi-tenant client signed the user in to. */
+  readonly org_id?: string;
 }
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64url");

@@ -3,7 +3,9 @@
  * password step). Every POST needs the login transaction's cookie and CSRF token. Failures show one
  * generic message whether the email exists, the password is wrong or the user is disabled;
  * failed attempts are throttled per account and per IP with exponential backoff (429 with
- * Retry-After) and reported as `login.failed` / `login.throttled` events.
+ * Retry-After) and reported as `login.failed` / `login.throttled` events. The email step counts
+ * every submission per IP (and IP + tenant) and, for multi-tenant clients, finds the tenant by the
+ * email's domain (organizations.ts).
  */
 import type { HttpResponse, Route } from "../http/types.ts";
 import type { Interaction } from "../sessions/model.ts";
@@ -11,6 +13,7 @@ import { EXPIRED_TEXT, errorPage, interactionOf } from "./authorize.ts";
 import { type Form, parseForm } from "./form.ts";
 import { PATHS } from "./metadata.ts";
 import type { OAuthClient } from "./model.ts";
+import { isMultiTenant, ORGANIZATION_NOT_FOUND } from "./organizations.ts";
 import { emailStep, page, passwordStep } from "./pages/html.ts";
 import { ACR_PASSWORD, originOf, redirect, type SignInContext } from "./signin-deps.ts";
 
@@ -75,6 +78,10 @@ export function loginRoutes(x: SignInContext): Route[] {
     const email = (form.get("email") ?? "").trim();
     const password = form.get("password") ?? "";
     if (!EMAIL_SHAPE.test(email)) return emailPage(client, i, 400, email, "Enter a valid email address.");
+    // The tenant must be decided (by the client, the organization parameter or the email step),
+    // and a single-tenant client's is always its own.
+    if (!i.tenantId || (!isMultiTenant(client) && i.tenantId !== client.tenantId))
+      return emailPage(client, i, 400, email, "Enter your email address to continue.");
     const ip = req.sourceIp;
     const request = x.requestInfo(req);
     const wait = await x.d.throttle.retryAfterMs(i.tenantId, email, ip);
@@ -103,14 +110,11 @@ export function loginRoutes(x: SignInContext): Route[] {
       return passwordPage(client, i, email, 401, LOGIN_FAILED);
     }
     await x.d.throttle.succeeded(i.tenantId, email);
-    // A new sign-in replaces the browser's previous session (no fixation, no pile-up).
-    const previous = await x.session(req);
-    if (previous) await x.d.sessions.end(previous);
-    const { session, cookie } = await x.d.sessions.create(i.tenantId, user.id, {
+    // A new sign-in replaces the browser's previous session (no fixation, no pile-up); emits
+    // session.revoked (the previous one) and session.created.
+    const { session, cookie } = await x.startSession(req, i.tenantId, user.id, client.clientId, {
       amr: ["pwd"],
       acr: ACR_PASSWORD,
-      ip,
-      ...(request.user_agent ? { userAgent: request.user_agent } : {}),
     });
     x.event({
       type: "login.succeeded",
@@ -121,12 +125,79 @@ export function loginRoutes(x: SignInContext): Route[] {
     });
     const policy = await x.d.sessions.policy(i.tenantId);
     const sessionCookie = x.cookies.set(x.cookies.session, cookie, policy.absoluteTimeoutSeconds);
-    if (x.needsConsent(client, i.params)) {
+    if (await x.needsConsent(client, i.params, { tenantId: i.tenantId, userId: user.id })) {
       await x.d.store.putInteraction({ ...i, sessionId: session.id });
       return redirect(`${PATHS.consent}?tx=${encodeURIComponent(i.id)}`, sessionCookie);
     }
     await x.d.store.deleteInteraction(i.id);
     return redirect(await x.codeRedirect(client, i.params, session), sessionCookie);
+  };
+
+  /** A 429 email page with Retry-After, reported as `login.throttled`. */
+  const emailThrottled = (
+    client: OAuthClient,
+    i: Interaction,
+    req: Parameters<Route["handler"]>[0],
+    email: string,
+    limit: { waitMs: number; scope?: string },
+    tenant: string,
+  ): HttpResponse => {
+    x.event({
+      type: "login.throttled",
+      tenant,
+      reason: "email_step_rate",
+      request: x.requestInfo(req),
+      detail: { client_id: client.clientId, retry_after_ms: limit.waitMs, limit: limit.scope ?? "ip" },
+    });
+    const res = emailPage(client, i, 429, email, LOGIN_THROTTLED);
+    return { ...res, headers: { ...res.headers, "retry-after": String(Math.ceil(limit.waitMs / 1000)) } };
+  };
+
+  /**
+   * Email step: rate limited per IP (and per IP + tenant once the tenant is known), counting every
+   * submission; then, for a multi-tenant client not bound by an `organization` parameter,
+   * home-realm discovery by the email's domain. No match is one generic message.
+   */
+  const emailStepPost = async (
+    form: Form,
+    client: OAuthClient,
+    i: Interaction,
+    req: Parameters<Route["handler"]>[0],
+  ): Promise<HttpResponse> => {
+    const email = (form.get("email") ?? "").trim().slice(0, 320);
+    const multi = isMultiTenant(client);
+    const discover = multi && i.tenantFrom !== "organization";
+    const limiter = x.d.emailStepLimiter;
+    if (limiter) {
+      const limit = await limiter.hit(req.sourceIp, discover ? undefined : i.tenantId || undefined);
+      // Before discovery the submission has no tenant yet: reported to the client's own.
+      if (limit.waitMs > 0)
+        return emailThrottled(client, i, req, email, limit, discover ? client.tenantId : i.tenantId);
+    }
+    if (!EMAIL_SHAPE.test(email)) return emailPage(client, i, 400, email, "Enter a valid email address.");
+    if (!discover) return passwordPage(client, i, email);
+    const tenantId = await x.d.organizations?.tenantOfEmail(email);
+    if (!tenantId) {
+      x.event({
+        type: "login.failed",
+        tenant: client.tenantId,
+        reason: "unknown_organization",
+        request: x.requestInfo(req),
+        detail: { client_id: client.clientId },
+      });
+      return emailPage(client, i, 400, email, ORGANIZATION_NOT_FOUND);
+    }
+    if (limiter) {
+      const limit = await limiter.hitTenant(req.sourceIp, tenantId);
+      if (limit.waitMs > 0) return emailThrottled(client, i, req, email, limit, tenantId);
+    }
+    if (tenantId !== i.tenantId) {
+      // The entered email decides (a login_hint only pre-routes); the password step signs in here.
+      const next: Interaction = { ...i, tenantId, tenantFrom: "email" };
+      await x.d.store.putInteraction(next);
+      return passwordPage(client, next, email);
+    }
+    return passwordPage(client, i, email);
   };
 
   return [
@@ -151,10 +222,7 @@ export function loginRoutes(x: SignInContext): Route[] {
         const client = i ? await x.d.clients.findActive(i.clientId) : undefined;
         if (!i || !client) return errorPage(403, EXPIRED_TEXT);
         if (form.get("step") === "password") return passwordStepPost(form, client, i, req);
-        // Email step: where home-realm discovery (SSO redirect by the email's domain) slots in.
-        const email = (form.get("email") ?? "").trim();
-        if (!EMAIL_SHAPE.test(email)) return emailPage(client, i, 400, email, "Enter a valid email address.");
-        return passwordPage(client, i, email);
+        return emailStepPost(form, client, i, req);
       },
     },
   ];

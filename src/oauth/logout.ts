@@ -1,7 +1,7 @@
 /**
  * RP-Initiated Logout (OIDC RP-Initiated Logout 1.0): `GET /oauth/logout` shows a confirmation page;
  * its form POSTs back (CSRF token bound to the session cookie), which ends the session (its refresh
- * tokens die with it), clears the cookie and, when `post_logout_redirect_uri` is registered for
+ * tokens die with it; a `session.revoked` event), clears the cookie and, when `post_logout_redirect_uri` is registered for
  * the client named by `client_id` or the `id_token_hint`'s audience, redirects there with `state`.
  * An unregistered URI or a foreign/forged hint gets an error page: never an open redirect.
  */
@@ -15,7 +15,7 @@ import { logoutStep, message, page } from "./pages/html.ts";
 import { originOf, redirect, type SignInContext, withQuery } from "./signin-deps.ts";
 
 type Target =
-  | { ok: true; redirectTo?: string; fields: Record<string, string | undefined> }
+  | { ok: true; redirectTo?: string; clientId?: string; fields: Record<string, string | undefined> }
   | { ok: false; res: HttpResponse };
 
 /** Validates the logout parameters (from the query, or the confirmation form). */
@@ -39,11 +39,16 @@ async function target(
     clientId = hint.aud;
   }
   if (p.post_logout_redirect_uri === undefined)
-    return { ok: true, fields: { id_token_hint: p.id_token_hint, client_id: p.client_id } };
+    return {
+      ok: true,
+      ...(clientId ? { clientId } : {}),
+      fields: { id_token_hint: p.id_token_hint, client_id: p.client_id },
+    };
   const client = clientId ? await x.d.clients.findActive(clientId) : undefined;
   if (!client || !(client.postLogoutRedirectUris ?? []).includes(p.post_logout_redirect_uri)) return bad();
   return {
     ok: true,
+    clientId: client.clientId,
     redirectTo: withQuery(p.post_logout_redirect_uri, { state: p.state }),
     fields: {
       id_token_hint: p.id_token_hint,
@@ -109,7 +114,7 @@ export function logoutRoutes(x: SignInContext): Route[] {
         });
         if (!t.ok) return t.res;
         const session = await x.session(req);
-        if (session) await x.d.sessions.end(session);
+        if (session) await x.endSession(req, session, "logout", t.clientId);
         return done(t, x.cookies.set(x.cookies.session, "", 0));
       },
     },

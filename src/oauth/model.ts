@@ -92,6 +92,14 @@ export interface OAuthClient {
   readonly postLogoutRedirectUris?: readonly string[];
   /** Third-party clients get a consent page; first-party ones (the default) skip it. Extension metadata. */
   readonly thirdParty?: boolean;
+  /**
+   * `require`: a multi-tenant client (one application serving many organizations). Its sign-ins
+   * go to the tenant chosen by the `organization` parameter, the `login_hint`'s email domain or the
+   * domain of the email entered (home-realm discovery), never to the client's own tenant by
+   * default. Absent: the client signs users in to its own tenant only. Extension metadata
+   * `organization_usage`; only the platform admin may set it.
+   */
+  readonly organizationUsage?: "require";
   /** Epoch ms. */
   readonly createdAt: number;
   readonly updatedAt?: number;

@@ -4,12 +4,18 @@
  *
  * - Codes are single use: redemption is one atomic store operation; a second redemption gets
  *   `invalid_grant` AND revokes what the first one issued (access token by `jti`, refresh family).
+ *   The first redemption decides those identifiers BEFORE it redeems and records them in the same
+ *   conditional write that spends the code, so a replay at any moment (even before the tokens
+ *   exist) finds and revokes them: the `jti` goes on the revocation list, which needs no token, and
+ *   the family id is revoked ahead of its creation, so the family is born revoked.
  * - A code is bound to its client, its redirect URI and its PKCE challenge; any mismatch is the same
  *   `invalid_grant`.
  * - Refresh tokens are `pcr_<family>.<secret>`; only SHA-256(secret) of the family's CURRENT token is
  *   stored. Presenting any other token of a known family (a rotated one) revokes the family.
  *   A family is bound to its client and session: a revoked or expired session, or a disabled
- *   user, ends it. Refresh tokens exist only when `offline_access` was granted.
+ *   user, ends it. Refresh tokens exist only when `offline_access` was granted. A third-party
+ *   client's family also needs the user's consent to still cover its scopes (revoking the consent
+ *   revokes the families too; this check closes the gap of the index that finds them).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { constantTimeEqual, hashSecret } from "../shared/ids.ts";
@@ -17,6 +23,7 @@ import { invalidRequest, OAuthError } from "./errors.ts";
 import type { Form } from "./form.ts";
 import type { TokenResponse } from "./grants.ts";
 import type { OAuthClient } from "./model.ts";
+import { isMultiTenant } from "./organizations.ts";
 import { grantScopes, parseScope } from "./scopes.ts";
 import type { Grant, SignInContext } from "./signin-deps.ts";
 
@@ -33,23 +40,29 @@ const badCode = () =>
 const badRefresh = () =>
   new OAuthError("invalid_grant", "The refresh token is invalid, expired or was revoked.");
 
+/** What to do about the refresh token: rotate an existing family, create one (with its pre-decided id), or none. */
+type RefreshPlan = { familyId: string; secret: string } | { newFamilyId: string } | "none";
+
 /** Access token, ID token (openid) and refresh token (offline_access) for a grant. */
 async function issue(
   x: SignInContext,
   client: OAuthClient,
   g: Grant,
-  refresh: { familyId: string; secret: string } | "new" | "none",
-): Promise<{ body: InteractiveTokenResponse; jti: string; jtiExpiresAt: number; familyId?: string }> {
+  refresh: RefreshPlan,
+  token: { jti?: string; issuedAt?: number } = {},
+): Promise<{ body: InteractiveTokenResponse; jti: string; familyId?: string }> {
   const scope = g.scope.join(" ");
-  const { token, claims } = await x.d.tokens.issue(
+  const { token: accessToken, claims } = await x.d.tokens.issue(
     {
       sub: g.userId,
       aud: client.resources[0] ?? x.d.issuer,
       client_id: client.clientId,
-      tenant_id: client.tenantId,
+      // The user's tenant: the client's own, or the organization of a multi-tenant client.
+      tenant_id: g.tenantId,
       ...(scope ? { scope } : {}),
     },
     client.accessTokenLifetime,
+    token,
   );
   const idToken = g.scope.includes("openid")
     ? await x.d.idTokens.issue(
@@ -61,22 +74,24 @@ async function issue(
           amr: g.amr,
           acr: g.acr,
           sid: g.sessionId,
-          tenant_id: client.tenantId,
+          tenant_id: g.tenantId,
+          ...(isMultiTenant(client) ? { org_id: g.tenantId } : {}),
         },
         client.accessTokenLifetime,
-        token,
+        accessToken,
       )
     : undefined;
   let refreshToken: string | undefined;
   let familyId: string | undefined;
   const offline = g.scope.includes("offline_access") && client.grantTypes.includes("refresh_token");
-  if (refresh === "new" && offline) {
-    familyId = randomBytes(16).toString("base64url");
+  if (typeof refresh === "object" && "newFamilyId" in refresh && offline) {
+    familyId = refresh.newFamilyId;
     const secret = randomBytes(32).toString("base64url");
     const now = x.d.clock.now();
+    // Born revoked when a replay of the code already revoked this id (see the store contract).
     await x.d.store.createFamily({
       id: familyId,
-      tenantId: client.tenantId,
+      tenantId: g.tenantId,
       clientId: client.clientId,
       userId: g.userId,
       sessionId: g.sessionId,
@@ -90,12 +105,12 @@ async function issue(
       expiresAt: now + (x.d.refreshTokenLifetimeSeconds ?? 30 * 86400) * 1000,
     });
     refreshToken = `pcr_${familyId}.${secret}`;
-  } else if (typeof refresh === "object") {
+  } else if (typeof refresh === "object" && "secret" in refresh) {
     refreshToken = `pcr_${refresh.familyId}.${refresh.secret}`;
   }
   return {
     body: {
-      access_token: token,
+      access_token: accessToken,
       token_type: "Bearer",
       expires_in: claims.exp - claims.iat,
       ...(scope ? { scope } : {}),
@@ -103,7 +118,6 @@ async function issue(
       ...(refreshToken ? { refresh_token: refreshToken } : {}),
     },
     jti: claims.jti,
-    jtiExpiresAt: claims.exp * 1000,
     ...(familyId ? { familyId } : {}),
   };
 }
@@ -124,11 +138,24 @@ export async function authorizationCodeGrant(
   if (code.length > 128) throw badCode();
   const codeHash = hashSecret(code);
   const now = x.d.clock.now();
-  const r = await x.d.store.redeemCode(codeHash, now);
+  // Decide what this redemption will issue before spending the code, and record it in the same
+  // conditional write: the access token's jti and expiry (its iat is pinned to `now`) and, for
+  // clients with refresh tokens, the family id (unused when offline_access was not granted).
+  const jti = x.d.tokens.newJti();
+  const jtiExpiresAt = (Math.floor(now / 1000) + client.accessTokenLifetime) * 1000;
+  const familyId = client.grantTypes.includes("refresh_token")
+    ? randomBytes(16).toString("base64url")
+    : undefined;
+  const r = await x.d.store.redeemCode(codeHash, now, {
+    jti,
+    jtiExpiresAt,
+    ...(familyId ? { familyId } : {}),
+  });
   if (!r) throw badCode();
   const c = r.code;
   if (!r.first) {
-    // Replay: revoke what the first redemption issued (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3).
+    // Replay: revoke what the first redemption issues or issued (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3).
+    // Both revocations work whether or not the tokens exist yet.
     if (c.issuedJti) await x.d.revocations.revoke(c.issuedJti, c.issuedJtiExpiresAt ?? now + 3600_000);
     if (c.issuedFamilyId) await x.d.store.revokeFamily(c.issuedFamilyId, now);
     x.d.log.warn("authorization code replayed", { client_id: c.clientId, tenant: c.tenantId });
@@ -143,12 +170,13 @@ export async function authorizationCodeGrant(
     throw badCode();
   const session = await x.d.sessions.activeForTokens(c.sessionId);
   if (!session) throw badCode();
-  const out = await issue(x, client, { ...c, scope: c.scope }, "new");
-  await x.d.store.recordCodeIssued(codeHash, {
-    jti: out.jti,
-    jtiExpiresAt: out.jtiExpiresAt,
-    ...(out.familyId ? { familyId: out.familyId } : {}),
-  });
+  const out = await issue(
+    x,
+    client,
+    { ...c, scope: c.scope },
+    familyId ? { newFamilyId: familyId } : "none",
+    { jti, issuedAt: now },
+  );
   return out.body;
 }
 
@@ -167,7 +195,7 @@ export async function refreshTokenGrant(
   if (
     !f ||
     f.clientId !== client.clientId ||
-    f.tenantId !== client.tenantId ||
+    (f.tenantId !== client.tenantId && !isMultiTenant(client)) ||
     f.expiresAt <= now ||
     f.revokedAt !== undefined
   )
@@ -184,6 +212,14 @@ export async function refreshTokenGrant(
   }
   const session = await x.d.sessions.activeForTokens(f.sessionId);
   if (!session) {
+    await x.d.store.revokeFamily(f.id, now);
+    throw badRefresh();
+  }
+  if (
+    client.thirdParty === true &&
+    (await x.d.consents.missing(f.tenantId, f.userId, f.clientId, f.scope)).length > 0
+  ) {
+    // The user revoked (or narrowed) the consent this family was issued under.
     await x.d.store.revokeFamily(f.id, now);
     throw badRefresh();
   }

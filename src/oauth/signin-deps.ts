@@ -3,6 +3,8 @@
  * refresh tokens, userinfo, logout) needs, and the helpers its parts share.
  */
 import type { HttpRequest, HttpResponse } from "../http/types.ts";
+import type { ConsentService } from "../sessions/consents.ts";
+import type { EmailStepLimiter } from "../sessions/email-step-limit.ts";
 import type { Session } from "../sessions/model.ts";
 import type { SignInStore } from "../sessions/ports.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -30,9 +32,21 @@ export interface SignInDeps {
   readonly sessions: SessionService;
   readonly store: SignInStore;
   readonly throttle: LoginThrottle;
+  /** Rate limit of the email step and home-realm lookups (every submission counts). @default none */
+  readonly emailStepLimiter?: EmailStepLimiter;
+  /**
+   * Tenants for multi-tenant clients: by email domain (home-realm discovery) and by id (the
+   * `organization` parameter). Absent: multi-tenant clients find no organization.
+   */
+  readonly organizations?: OrganizationDirectory;
+  /** Remembered consent per (tenant, user, client). */
+  readonly consents: ConsentService;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Audit-ready sign-in events (login.succeeded, login.failed, login.throttled). @default logged */
+  /**
+   * Audit-ready sign-in events (login.*, session.created/revoked, consent.granted/denied).
+   * @default logged
+   */
   readonly onEvent?: (e: LoginEvent) => void;
   /** @default 60 */
   readonly codeLifetimeSeconds?: number;
@@ -40,6 +54,14 @@ export interface SignInDeps {
   readonly refreshTokenLifetimeSeconds?: number;
   /** Login transaction lifetime (s). @default 600 */
   readonly interactionLifetimeSeconds?: number;
+}
+
+/** Where multi-tenant clients find tenants (src/tenants/domains.ts). */
+export interface OrganizationDirectory {
+  /** The active tenant that claimed the email's domain, if any. */
+  tenantOfEmail(email: string): Promise<string | undefined>;
+  /** True for an active tenant. */
+  isActive(tenantId: string): Promise<boolean>;
 }
 
 /** The authentication context a code or refresh token carries. */
@@ -127,7 +149,8 @@ export class SignInContext {
     const now = this.d.clock.now();
     await this.d.store.createCode({
       codeHash: hashSecret(code),
-      tenantId: client.tenantId,
+      // The session's tenant: the client's own, or the organization a multi-tenant client chose.
+      tenantId: s.tenantId,
       clientId: client.clientId,
       redirectUri: params.redirect_uri!,
       codeChallenge: params.code_challenge!,
@@ -155,9 +178,80 @@ export class SignInContext {
     );
   }
 
-  /** Whether this client needs the consent page. */
-  needsConsent(client: OAuthClient, params: Readonly<Record<string, string>>): boolean {
-    return client.thirdParty === true || (params.prompt ?? "").split(" ").includes("consent");
+  /**
+   * Whether the consent page must be shown: always with `prompt=consent`; for third-party clients
+   * when the user's remembered consent does not cover the requested scopes.
+   */
+  async needsConsent(
+    client: OAuthClient,
+    params: Readonly<Record<string, string>>,
+    user: { readonly tenantId: string; readonly userId: string },
+  ): Promise<boolean> {
+    if ((params.prompt ?? "").split(" ").includes("consent")) return true;
+    if (client.thirdParty !== true) return false;
+    const scopes = (params.scope ?? "").split(" ").filter(Boolean);
+    // The user's tenant (a multi-tenant client's organization), not necessarily the client's.
+    const missing = await this.d.consents.missing(user.tenantId, user.userId, client.clientId, scopes);
+    return missing.length > 0;
+  }
+
+  /**
+   * Signs a user in: ends the browser's previous session (no fixation, no pile-up) and creates a
+   * new one; emits `session.revoked` (previous, if any) and `session.created`. The cookie value is
+   * returned to the caller only, never put in an event.
+   */
+  async startSession(
+    req: HttpRequest,
+    tenantId: string,
+    userId: string,
+    clientId: string,
+    auth: { amr: readonly string[]; acr: string },
+  ): Promise<{ session: Session; cookie: string }> {
+    const previous = await this.session(req);
+    if (previous) await this.endSession(req, previous, "replaced", clientId);
+    const request = this.requestInfo(req);
+    const created = await this.d.sessions.create(tenantId, userId, {
+      amr: auth.amr,
+      acr: auth.acr,
+      ip: req.sourceIp,
+      ...(request.user_agent ? { userAgent: request.user_agent } : {}),
+    });
+    const s = created.session;
+    this.event({
+      type: "session.created",
+      tenant: s.tenantId,
+      subject: s.userId,
+      resource: `session:${s.id}`,
+      action: "create",
+      request,
+      detail: {
+        client_id: clientId,
+        amr: [...s.amr],
+        acr: s.acr,
+        expires_at: new Date(s.absoluteExpiresAt).toISOString(),
+      },
+    });
+    return created;
+  }
+
+  /** Ends a session (sign-out, or replaced by a new sign-in) and emits `session.revoked`. */
+  async endSession(
+    req: HttpRequest,
+    s: Session,
+    action: "logout" | "replaced",
+    clientId?: string,
+  ): Promise<void> {
+    await this.d.sessions.end(s);
+    this.event({
+      type: "session.revoked",
+      tenant: s.tenantId,
+      subject: s.userId,
+      resource: `session:${s.id}`,
+      action,
+      reason: action === "logout" ? "user signed out" : "replaced by a new sign-in",
+      request: this.requestInfo(req),
+      detail: clientId ? { client_id: clientId } : {},
+    });
   }
 
   loginUrl(tx: string): string {

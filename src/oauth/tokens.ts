@@ -60,19 +60,29 @@ export class AccessTokenService {
     return this.#o.issuer;
   }
 
-  /** Signs an access token valid for `lifetimeSeconds`; returns it with its claims. */
+  /** A fresh token id from the configured generator (for callers that decide it before issuing). */
+  newJti(): string {
+    return this.#jti();
+  }
+
+  /**
+   * Signs an access token valid for `lifetimeSeconds`; returns it with its claims. `options.jti`
+   * and `options.issuedAt` (ms) let a caller decide the id and expiry before issuing (a code
+   * redemption records them atomically with the code, so a replay can revoke the token).
+   */
   async issue(
     content: TokenContent,
     lifetimeSeconds: number,
+    options: { readonly jti?: string; readonly issuedAt?: number } = {},
   ): Promise<{ token: string; claims: AccessTokenClaims }> {
     const signer = await this.#o.keys.signer();
-    const iat = Math.floor(this.#o.clock.now() / 1000);
+    const iat = Math.floor((options.issuedAt ?? this.#o.clock.now()) / 1000);
     const claims: AccessTokenClaims = {
       iss: this.#o.issuer,
       ...content,
       iat,
       exp: iat + lifetimeSeconds,
-      jti: this.#jti(),
+      jti: options.jti ?? this.#jti(),
     };
     let header = this.#headers.get(signer.kid);
     if (!header) {

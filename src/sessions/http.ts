@@ -1,6 +1,6 @@
 /**
- * Admin API for sessions: a user's sessions (list, revoke one, revoke all) and the tenant's
- * session timeouts. Same access as the users API.
+ * Admin API for sessions: a user's sessions (list, revoke one, revoke all), the tenant's session
+ * timeouts, and a user's remembered consents (list, revoke one). Same access as the users API.
  */
 import { z } from "zod";
 import { json, noContent } from "../http/router.ts";
@@ -8,7 +8,8 @@ import type { Route } from "../http/types.ts";
 import { parseJsonBody } from "../http/validation.ts";
 import { isoTime } from "../shared/clock.ts";
 import type { UserService } from "../users/service.ts";
-import type { Session } from "./model.ts";
+import type { ConsentService } from "./consents.ts";
+import type { Consent, Session } from "./model.ts";
 import type { SessionService } from "./service.ts";
 
 const policyBody = z.strictObject({
@@ -93,6 +94,46 @@ export function sessionRoutes(sessions: SessionService, users: UserService): Rou
           absoluteTimeoutSeconds: b.absolute_timeout,
         });
         return json(200, { idle_timeout: p.idleTimeoutSeconds, absolute_timeout: p.absoluteTimeoutSeconds });
+      },
+    },
+  ];
+}
+
+export const consentJson = (c: Consent) => ({
+  client_id: c.clientId,
+  scopes: c.scopes,
+  created_at: isoTime(c.createdAt),
+  updated_at: isoTime(c.updatedAt),
+});
+
+/** Admin routes for a user's remembered consents. */
+export function consentRoutes(consents: ConsentService, users: UserService): Route[] {
+  const base = "/admin/v1/tenants/{tenantId}/users/{userId}/consents";
+  const access = { kind: "tenant", param: "tenantId", scope: "tenant:admin" } as const;
+  return [
+    {
+      method: "GET",
+      path: base,
+      access,
+      handler: async (_req, ctx) => {
+        const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
+        return json(200, { consents: (await consents.list(u.tenantId, u.id)).map(consentJson) });
+      },
+    },
+    {
+      method: "DELETE",
+      path: `${base}/{clientId}`,
+      access,
+      handler: async (_req, ctx) => {
+        const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
+        const families = await consents.revoke(u.tenantId, u.id, ctx.params.clientId!);
+        ctx.log.info("consent revoked", {
+          tenant: u.tenantId,
+          user_id: u.id,
+          client_id: ctx.params.clientId,
+          refresh_families_revoked: families,
+        });
+        return noContent();
       },
     },
   ];

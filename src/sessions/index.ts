@@ -1,5 +1,6 @@
 /** Sign-in sessions and state: the public surface of the module. */
-export { sessionJson, sessionRoutes } from "./http.ts";
+export { ConsentService, type ConsentServiceDeps } from "./consents.ts";
+export { consentJson, consentRoutes, sessionJson, sessionRoutes } from "./http.ts";
 export type * from "./model.ts";
 export type * from "./ports.ts";
 export { SessionService, type SessionServiceDeps, type SessionState } from "./service.ts";

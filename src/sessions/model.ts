@@ -1,6 +1,6 @@
 /**
  * Sign-in state: browser sessions, authorization codes, refresh-token families, login transactions
- * ("interactions") and failed-login counters. Times are epoch ms.
+ * ("interactions"), failed-login counters and remembered consents. Times are epoch ms.
  */
 
 /** A browser session, created at sign-in; the cookie carries `<id>.<secret>`, only the hash is stored. */
@@ -45,7 +45,10 @@ export interface AuthorizationCode {
   readonly amr: readonly string[];
   readonly acr: string;
   readonly expiresAt: number;
-  /** Set on redemption: what it issued (for revocation on replay). */
+  /**
+   * Set on redemption, in the same atomic write: what the redemption issues (decided before it
+   * issues anything), so a replay at any moment can revoke it.
+   */
   readonly redeemedAt?: number;
   readonly issuedJti?: string;
   readonly issuedJtiExpiresAt?: number;
@@ -70,10 +73,40 @@ export interface RefreshFamily {
   readonly revokedAt?: number;
 }
 
+/** What a code redemption will issue: recorded atomically with the redemption. */
+export interface CodeIssue {
+  /** `jti` of the access token. */
+  readonly jti: string;
+  /** When that access token expires (ms): how long its revocation must be kept. */
+  readonly jtiExpiresAt: number;
+  /** Id of the refresh-token family (only with `offline_access`). */
+  readonly familyId?: string;
+}
+
+/** A user's remembered consent to one client: the scopes granted so far (union of approvals). */
+export interface Consent {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
 /** A login transaction: the pending authorization request, bound to a browser by a cookie. */
 export interface Interaction {
   readonly id: string;
+  /**
+   * The tenant the user signs in to. `""` while a multi-tenant client's transaction has no tenant
+   * yet (home-realm discovery at the email step decides it).
+   */
   readonly tenantId: string;
+  /**
+   * How `tenantId` was chosen: the client's own tenant (`client`, also when absent), the request's
+   * `organization` parameter, the `login_hint`'s email domain, the entered email's domain, or the
+   * browser's existing session (`session`).
+   */
+  readonly tenantFrom?: "client" | "organization" | "login_hint" | "email" | "session";
   readonly clientId: string;
   /** CSRF token of the forms of this transaction. */
   readonly csrf: string;

@@ -4,6 +4,8 @@
  */
 import type {
   AuthorizationCode,
+  CodeIssue,
+  Consent,
   Interaction,
   RefreshFamily,
   Session,
@@ -30,24 +32,33 @@ export interface CodeStore {
   /** `conflict` when the hash exists. */
   createCode(code: AuthorizationCode): Promise<void>;
   /**
-   * Atomically marks the code redeemed at `at`. Returns the code and whether THIS call redeemed it
-   * (`first: false` on replay); undefined when unknown or expired at `at`.
+   * Atomically marks the code redeemed at `at` AND records what this redemption will issue, in one
+   * conditional write. Returns the code and whether THIS call redeemed it (`first: false` on replay,
+   * with the first redemption's `issued*` fields); undefined when unknown or expired at `at`.
    */
-  redeemCode(codeHash: string, at: number): Promise<{ code: AuthorizationCode; first: boolean } | undefined>;
-  /** Records what a redeemed code issued. */
-  recordCodeIssued(
+  redeemCode(
     codeHash: string,
-    issued: { jti: string; jtiExpiresAt: number; familyId?: string },
-  ): Promise<void>;
+    at: number,
+    issue: CodeIssue,
+  ): Promise<{ code: AuthorizationCode; first: boolean } | undefined>;
 }
 
 export interface RefreshTokenStore {
-  /** `conflict` when the id exists. */
+  /**
+   * `conflict` when a family with this id exists. When the id was revoked before it existed (a
+   * replayed code revoking what the first redemption is about to issue), the family is created
+   * already revoked (it keeps the earlier `revokedAt`).
+   */
   createFamily(f: RefreshFamily): Promise<void>;
   getFamily(id: string): Promise<RefreshFamily | undefined>;
+  /** A user's families with one client (any state); may lag creation by a moment (index). */
+  listUserFamilies(tenantId: string, userId: string, clientId: string): Promise<RefreshFamily[]>;
   /** Compare-and-swap of the current token hash; false when `expectedHash` is no longer current or the family is revoked. */
   rotateFamily(id: string, expectedHash: string, nextHash: string, at: number): Promise<boolean>;
-  /** Idempotent. */
+  /**
+   * Idempotent. An id that does not exist (yet) is remembered as revoked, so a family created later
+   * under it is born revoked.
+   */
   revokeFamily(id: string, at: number): Promise<void>;
 }
 
@@ -70,5 +81,30 @@ export interface ThrottleStore {
   clearThrottle(key: string): Promise<void>;
 }
 
+/** Remembered consent per (tenant, user, client). */
+export interface ConsentStore {
+  getConsent(tenantId: string, userId: string, clientId: string): Promise<Consent | undefined>;
+  /**
+   * Adds `scopes` to the user's consent to the client (creating it at `at`), atomically (two
+   * concurrent approvals keep both sets); returns the consent as stored.
+   */
+  grantConsent(
+    tenantId: string,
+    userId: string,
+    clientId: string,
+    scopes: readonly string[],
+    at: number,
+  ): Promise<Consent>;
+  /** A user's consents, by client id. */
+  listConsents(tenantId: string, userId: string): Promise<Consent[]>;
+  /** Deletes one consent; false when there was none. */
+  deleteConsent(tenantId: string, userId: string, clientId: string): Promise<boolean>;
+}
+
 /** Everything the sign-in flow stores. */
-export type SignInStore = SessionStore & CodeStore & RefreshTokenStore & InteractionStore & ThrottleStore;
+export type SignInStore = SessionStore &
+  CodeStore &
+  RefreshTokenStore &
+  InteractionStore &
+  ThrottleStore &
+  ConsentStore;

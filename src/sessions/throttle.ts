@@ -22,11 +22,24 @@ export const IP_LIMITS: ThrottleLimits = { freeFailures: 20, maxLockSeconds: 900
 
 /** An audit-ready sign-in event (DESIGN "Audit events" envelope fields). */
 export interface LoginEvent {
-  readonly type: "login.succeeded" | "login.failed" | "login.throttled";
+  readonly type:
+    | "login.succeeded"
+    | "login.failed"
+    | "login.throttled"
+    | "session.created"
+    | "session.revoked"
+    | "consent.granted"
+    | "consent.denied";
   readonly tenant: string;
   readonly time: string;
   /** The user id on success; never the email on failure (it may not be an account). */
   readonly subject?: string;
+  /** What was acted on; @default `client:<detail.client_id>` */
+  readonly resource?: string;
+  /** @default "login" */
+  readonly action?: string;
+  /** @default allow for login.succeeded and consent.granted, success for session.*, else deny */
+  readonly decision?: "allow" | "deny" | "success" | "failure";
   readonly reason?: string;
   readonly request: { readonly ip: string; readonly user_agent?: string; readonly request_id: string };
   readonly detail?: Record<string, unknown>;

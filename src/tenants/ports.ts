@@ -23,3 +23,20 @@ export interface TenantStore {
   /** Sets `revokedAt` if not set yet; `not_found` when the key does not exist in that tenant. */
   revokeApiKey(tenantId: string, keyId: string, revokedAt: number): Promise<ApiKeyRecord>;
 }
+
+/**
+ * Email domains claimed by tenants (home-realm discovery). A domain belongs to at most one tenant.
+ * Contract: test/contract/domain-store.suite.ts (memory and DynamoDB).
+ */
+export interface TenantDomainStore {
+  /** The tenant's domains, sorted. */
+  listTenantDomains(tenantId: string): Promise<string[]>;
+  /**
+   * Replaces the tenant's domains with `domains` (normalised, distinct) atomically: new ones are
+   * claimed, missing ones released. `conflict` (naming the domain) when another tenant holds one;
+   * then nothing changes.
+   */
+  setTenantDomains(tenantId: string, domains: readonly string[], at: number): Promise<void>;
+  /** The tenant holding `domain` (normalised), if any: the sign-in hot path, one point read. */
+  findDomainTenant(domain: string): Promise<string | undefined>;
+}

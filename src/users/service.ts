@@ -19,6 +19,10 @@ export interface UserServiceDeps {
   readonly tenantIsActive: (tenantId: string) => Promise<boolean>;
   /** @default DEFAULT_SCRYPT */
   readonly scrypt?: ScryptParams;
+  /** Runs after a user becomes disabled (the container revokes the user's sessions). */
+  readonly onDisabled?: (tenantId: string, userId: string) => Promise<void>;
+  /** Runs after a user is deleted (the container removes consents and revokes sessions). */
+  readonly onDeleted?: (tenantId: string, userId: string) => Promise<void>;
 }
 
 /** Fields an admin may set. */
@@ -114,6 +118,7 @@ export class UserService {
       version: u.version + 1,
     };
     await this.#d.store.updateUser(next);
+    if (next.disabled && !u.disabled) await this.#d.onDisabled?.(tenantId, userId);
     return next;
   }
 
@@ -121,8 +126,9 @@ export class UserService {
     return this.update(tenantId, userId, { disabled: true });
   }
 
-  delete(tenantId: string, userId: string): Promise<void> {
-    return this.#d.store.deleteUser(tenantId, userId);
+  async delete(tenantId: string, userId: string): Promise<void> {
+    await this.#d.store.deleteUser(tenantId, userId);
+    await this.#d.onDeleted?.(tenantId, userId);
   }
 
   /** A user who may sign in now (exists, enabled, tenant active); undefined otherwise. */

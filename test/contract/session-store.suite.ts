@@ -1,6 +1,6 @@
 /**
  * The sign-in store contract (sessions, codes, refresh-token families, login transactions,
- * failed-login counters): every adapter runs this suite; any difference is a bug.
+ * failed-login counters, consents): every adapter runs this suite; any difference is a bug.
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
@@ -58,7 +58,7 @@ export function describeSignInStore(name: string, make: MakeSignInStore): void {
       expect(await s.getSessionPolicy(t)).toEqual({ idleTimeoutSeconds: 600, absoluteTimeoutSeconds: 3600 });
     });
 
-    it("codes: redeemed once, replay visible, expiry honoured, issued tokens recorded", async () => {
+    it("codes: redeemed once with what it issues recorded atomically, replay sees it, expiry honoured", async () => {
       const s = await make();
       const code: AuthorizationCode = {
         codeHash: rid(),
@@ -78,16 +78,37 @@ export function describeSignInStore(name: string, make: MakeSignInStore): void {
       await s.createCode(code);
       await expect(s.createCode(code)).rejects.toMatchObject({ code: "conflict" });
       const results = await Promise.all([
-        s.redeemCode(code.codeHash, T0 + 1),
-        s.redeemCode(code.codeHash, T0 + 1),
+        s.redeemCode(code.codeHash, T0 + 1, { jti: "j1", jtiExpiresAt: T0 + 600_000, familyId: "f1" }),
+        s.redeemCode(code.codeHash, T0 + 1, { jti: "j2", jtiExpiresAt: T0 + 600_000, familyId: "f2" }),
       ]);
-      expect(results.filter((r) => r?.first).length).toBe(1);
-      await s.recordCodeIssued(code.codeHash, { jti: "j1", jtiExpiresAt: T0 + 600_000, familyId: "f1" });
-      const again = await s.redeemCode(code.codeHash, T0 + 2);
+      const winners = results.filter((r) => r?.first);
+      expect(winners.length).toBe(1);
+      const won = winners[0]!.code;
+      expect(won.redeemedAt).toBe(T0 + 1);
+      expect([
+        ["j1", "f1"],
+        ["j2", "f2"],
+      ]).toContainEqual([won.issuedJti, won.issuedFamilyId]);
+      // The loser (and any later replay) sees the winner's identifiers, never its own.
+      const loser = results.find((r) => r && !r.first)!.code;
+      expect([loser.issuedJti, loser.issuedFamilyId]).toEqual([won.issuedJti, won.issuedFamilyId]);
+      const again = await s.redeemCode(code.codeHash, T0 + 2, { jti: "j3", jtiExpiresAt: T0 + 1 });
       expect(again?.first).toBe(false);
-      expect(again?.code).toMatchObject({ issuedJti: "j1", issuedFamilyId: "f1", redeemedAt: T0 + 1 });
-      expect(await s.redeemCode(code.codeHash, T0 + 60_000)).toBeUndefined();
-      expect(await s.redeemCode(rid(), T0)).toBeUndefined();
+      expect(again?.code).toMatchObject({
+        issuedJti: won.issuedJti,
+        issuedJtiExpiresAt: T0 + 600_000,
+        issuedFamilyId: won.issuedFamilyId,
+        redeemedAt: T0 + 1,
+      });
+      const issue = { jti: "j4", jtiExpiresAt: T0 + 1 };
+      expect(await s.redeemCode(code.codeHash, T0 + 60_000, issue)).toBeUndefined();
+      expect(await s.redeemCode(rid(), T0, issue)).toBeUndefined();
+      // Without a family id, none is recorded.
+      const plain = { ...code, codeHash: rid() };
+      await s.createCode(plain);
+      const p1 = await s.redeemCode(plain.codeHash, T0 + 1, { jti: "j5", jtiExpiresAt: T0 + 9 });
+      expect(p1?.code.issuedJti).toBe("j5");
+      expect(p1?.code.issuedFamilyId).toBeUndefined();
     });
 
     it("refresh families: compare-and-swap rotation, revocation stops rotation", async () => {
@@ -122,6 +143,79 @@ export function describeSignInStore(name: string, make: MakeSignInStore): void {
       expect(cur?.revokedAt).toBe(T0 + 5);
       expect(await s.rotateFamily(f.id, cur!.currentHash, "h3", T0)).toBe(false);
       expect(await s.getFamily(rid())).toBeUndefined();
+      await expect(s.createFamily(f)).rejects.toMatchObject({ code: "conflict" });
+    });
+
+    it("refresh families: an id revoked before it exists is born revoked; listed per user and client", async () => {
+      const s = await make();
+      const t = ulidGenerator.ulid();
+      const fam = (id: string, clientId: string, userId = "u"): RefreshFamily => ({
+        id,
+        tenantId: t,
+        clientId,
+        userId,
+        sessionId: "s",
+        scope: ["openid", "offline_access"],
+        authTime: T0,
+        amr: ["pwd"],
+        acr: "a",
+        currentHash: `h-${id}`,
+        generation: 0,
+        createdAt: T0,
+        expiresAt: T0 + 86400_000,
+      });
+      const early = rid();
+      await s.revokeFamily(early, T0 + 3);
+      expect(await s.getFamily(early)).toBeUndefined();
+      await s.createFamily(fam(early, "c1"));
+      const born = await s.getFamily(early);
+      expect(born).toMatchObject({ id: early, currentHash: `h-${early}`, revokedAt: T0 + 3 });
+      expect(await s.rotateFamily(early, `h-${early}`, "next", T0)).toBe(false);
+      const live = rid();
+      await s.createFamily(fam(live, "c1"));
+      expect((await s.getFamily(live))?.revokedAt).toBeUndefined();
+      await s.createFamily(fam(rid(), "c2"));
+      await s.createFamily(fam(rid(), "c1", "other"));
+      // The index may lag a moment (DynamoDB GSI).
+      await expect
+        .poll(async () => (await s.listUserFamilies(t, "u", "c1")).map((f) => f.id).sort())
+        .toEqual([early, live].sort());
+      expect((await s.listUserFamilies(t, "u", "c1")).find((f) => f.id === early)?.revokedAt).toBe(T0 + 3);
+      expect(await s.listUserFamilies(t, "nobody", "c1")).toEqual([]);
+    });
+
+    it("consents: grant adds scopes atomically, get, list per user, delete", async () => {
+      const s = await make();
+      const t = ulidGenerator.ulid();
+      expect(await s.getConsent(t, "u", "c1")).toBeUndefined();
+      const first = await s.grantConsent(t, "u", "c1", ["openid", "email"], T0);
+      expect(first).toEqual({
+        tenantId: t,
+        userId: "u",
+        clientId: "c1",
+        scopes: ["email", "openid"],
+        createdAt: T0,
+        updatedAt: T0,
+      });
+      await Promise.all([
+        s.grantConsent(t, "u", "c1", ["profile"], T0 + 5),
+        s.grantConsent(t, "u", "c1", ["offline_access", "openid"], T0 + 5),
+      ]);
+      expect(await s.getConsent(t, "u", "c1")).toEqual({
+        ...first,
+        scopes: ["email", "offline_access", "openid", "profile"],
+        updatedAt: T0 + 5,
+      });
+      await s.grantConsent(t, "u", "c0", [], T0 + 6);
+      expect((await s.getConsent(t, "u", "c0"))?.scopes).toEqual([]);
+      await s.grantConsent(t, "u2", "c1", ["openid"], T0);
+      await s.grantConsent(ulidGenerator.ulid(), "u", "c1", ["openid"], T0);
+      expect((await s.listConsents(t, "u")).map((c) => c.clientId)).toEqual(["c0", "c1"]);
+      expect(await s.deleteConsent(t, "u", "c1")).toBe(true);
+      expect(await s.deleteConsent(t, "u", "c1")).toBe(false);
+      expect(await s.getConsent(t, "u", "c1")).toBeUndefined();
+      expect((await s.listConsents(t, "u")).map((c) => c.clientId)).toEqual(["c0"]);
+      expect((await s.getConsent(t, "u2", "c1"))?.scopes).toEqual(["openid"]);
     });
 
     it("interactions expire; throttle counters count, expire and clear", async () => {

@@ -15,6 +15,8 @@ export interface Hop {
 export class FormBrowser {
   readonly jar = new Map<string, string>();
   readonly base: string;
+  /** Sent as `user-agent` when set (tests label the requests of one step with it). */
+  userAgent: string | undefined;
 
   constructor(base: string) {
     this.base = base;
@@ -27,7 +29,11 @@ export class FormBrowser {
     const res = await fetch(this.#url(url), {
       ...init,
       redirect: "manual",
-      headers: { ...(init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) },
+      headers: {
+        ...(init.headers as Record<string, string>),
+        ...(cookie ? { cookie } : {}),
+        ...(this.userAgent ? { "user-agent": this.userAgent } : {}),
+      },
     });
     const setCookies = res.headers.getSetCookie();
     for (const c of setCookies) {

@@ -2,7 +2,8 @@
  * End-user sign-in end to end, with openid-client as the relying party against the local platform
  * over HTTP (memory store and DynamoDB Local): authorization code + PKCE with the login form
  * submitted over HTTP, ID token validation, userinfo, refresh with rotation, reuse detection,
- * RP-initiated logout, consent for third-party clients, and every refusal of issue 6.
+ * RP-initiated logout, remembered consent for third-party clients (and its admin API), and every
+ * refusal of issue 6.
  */
 import { createHash } from "node:crypto";
 import { decodeJwt } from "jose";
@@ -310,24 +311,105 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     const consent = await b.get(afterLogin.location!);
     expect(consent.body).toContain("Partner App");
     for (const s of SCOPE.split(" ")) expect(consent.body).toContain(`<code>${s}</code>`);
-    const allow = await b.post("/oauth/consent", { ...hiddenFields(consent.body), decision: "allow" });
-    const t = await oidc.authorizationCodeGrant(config, new URL(allow.location!), {
-      pkceCodeVerifier: a.verifier,
-      expectedState: a.state,
-      expectedNonce: a.nonce,
-    });
-    expect(t.access_token).toBeTruthy();
-    // Again, with the session: consent again; deny.
-    const a2 = await authRequest(config);
-    const again = await b.get(a2.url);
-    const page2 = await b.get(again.location!);
-    const deny = await b.post("/oauth/consent", { ...hiddenFields(page2.body), decision: "deny" });
+    const deny = await b.post("/oauth/consent", { ...hiddenFields(consent.body), decision: "deny" });
     const u = new URL(deny.location!);
     expect(u.searchParams.get("error")).toBe("access_denied");
-    expect(u.searchParams.get("state")).toBe(a2.state);
-    // prompt=none cannot show consent.
+    expect(u.searchParams.get("state")).toBe(a.state);
+    // Nothing was remembered: prompt=none cannot show consent.
     const none = await b.get((await authRequest(config, { prompt: "none" })).url);
     expect(new URL(none.location!).searchParams.get("error")).toBe("consent_required");
+  });
+
+  it("remembered consent: asked once, again only for new scopes or prompt=consent; admin list and revoke", async () => {
+    const user = await newUser("remember@acme.test");
+    const c = await newClient({ third_party: true, client_name: "Partner App" });
+    const config = await rp(c);
+    const b = new FormBrowser(p.url);
+    const base = `/admin/v1/tenants/${tenantId}/users/${user.id}/consents`;
+    const redeem = async (
+      hop: { location?: string | undefined },
+      a: { verifier: string; state: string; nonce: string },
+    ) =>
+      oidc.authorizationCodeGrant(config, new URL(hop.location!), {
+        pkceCodeVerifier: a.verifier,
+        expectedState: a.state,
+        expectedNonce: a.nonce,
+      });
+    // 1. First request (three scopes): the page lists them all; allow.
+    const narrow = "openid email offline_access";
+    const a1 = await authRequest(config, { scope: narrow });
+    const login = await signIn(b, a1.url, "remember@acme.test", PASSWORD);
+    const page1 = await b.get(login.location!);
+    for (const s of narrow.split(" ")) expect(page1.body).toContain(`<code>${s}</code>`);
+    expect(page1.body).not.toContain("You already allowed");
+    const allow1 = await b.post("/oauth/consent", { ...hiddenFields(page1.body), decision: "allow" });
+    const t1 = await redeem(allow1, a1);
+    expect(t1.refresh_token).toMatch(/^pcr_/);
+    // 2. The same scopes (or fewer) again: no page, a code at once; prompt=none works too.
+    const repeats: Record<string, string>[] = [
+      { scope: narrow },
+      { scope: "openid email" },
+      { scope: narrow, prompt: "none" },
+    ];
+    for (const extra of repeats) {
+      const again = await b.get((await authRequest(config, extra)).url);
+      expect(again.status).toBe(303);
+      expect(new URL(again.location!).searchParams.get("code"), JSON.stringify(extra)).toBeTruthy();
+    }
+    // 3. A new scope: prompt=none cannot ask; otherwise the page asks for the new scope only.
+    const noneNew = await b.get((await authRequest(config, { prompt: "none" })).url);
+    expect(new URL(noneNew.location!).searchParams.get("error")).toBe("consent_required");
+    const a3 = await authRequest(config);
+    const ask3 = await b.get(a3.url);
+    expect(ask3.location).toMatch(/^\/oauth\/consent\?tx=/);
+    const page3 = await b.get(ask3.location!);
+    const asked = /<ul>(.*?)<\/ul>/s.exec(page3.body)![1]!;
+    expect(asked).toContain("<code>profile</code>");
+    expect(asked).not.toContain("<code>email</code>");
+    expect(page3.body).toMatch(/You already allowed: .*<code>email<\/code>/);
+    await redeem(await b.post("/oauth/consent", { ...hiddenFields(page3.body), decision: "allow" }), a3);
+    // 4. prompt=consent always asks (everything requested), even when all is granted.
+    const ask4 = await b.get((await authRequest(config, { prompt: "consent" })).url);
+    expect(ask4.location).toMatch(/^\/oauth\/consent\?tx=/);
+    const page4 = await b.get(ask4.location!);
+    for (const s of SCOPE.split(" ")) expect(page4.body).toContain(`<code>${s}</code>`);
+    // 5. Admin API: the consent is listed with every scope granted so far.
+    const listed = await admin("GET", base);
+    expect(listed.status).toBe(200);
+    expect(listed.body.consents).toEqual([
+      {
+        client_id: c.client_id,
+        scopes: ["email", "offline_access", "openid", "profile"],
+        created_at: expect.any(String),
+        updated_at: expect.any(String),
+      },
+    ]);
+    // Revoking it ends the client's refresh tokens for the user, and the page is back.
+    expect((await admin("DELETE", `${base}/${c.client_id}`)).status).toBe(204);
+    const dead = await tokenRequest({ grant_type: "refresh_token", refresh_token: t1.refresh_token! }, c);
+    expect(dead.body.error).toBe("invalid_grant");
+    expect((await admin("GET", base)).body.consents).toEqual([]);
+    expect((await admin("DELETE", `${base}/${c.client_id}`)).status).toBe(404);
+    const ask6 = await b.get((await authRequest(config, { scope: narrow })).url);
+    expect(ask6.location).toMatch(/^\/oauth\/consent\?tx=/);
+    // Another tenant's credential sees none of it.
+    const other = (await admin("POST", "/admin/v1/tenants", { name: "other-consents" })).body.id;
+    const key = (await admin("POST", `/admin/v1/tenants/${other}/api-keys`, {})).body.key;
+    const res = await fetch(`${p.url}${base}`, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(404);
+  });
+
+  it("deleting a user removes their consents", async () => {
+    const user = await newUser("leaver@acme.test");
+    const c = await newClient({ third_party: true });
+    const config = await rp(c);
+    const b = new FormBrowser(p.url);
+    const login = await signIn(b, (await authRequest(config)).url, "leaver@acme.test", PASSWORD);
+    const page = await b.get(login.location!);
+    await b.post("/oauth/consent", { ...hiddenFields(page.body), decision: "allow" });
+    expect((await p.container.consents.list(tenantId, user.id)).length).toBe(1);
+    expect((await admin("DELETE", `/admin/v1/tenants/${tenantId}/users/${user.id}`)).status).toBe(204);
+    expect(await p.container.consents.list(tenantId, user.id)).toEqual([]);
   });
 
   describe("refusals", () => {

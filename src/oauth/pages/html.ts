@@ -116,9 +116,14 @@ export function consentStep(o: {
   csrf: string;
   clientName: string;
   scopes: readonly string[];
+  /** Scopes of the request the user allowed before (remembered consent): listed as a note. */
+  granted?: readonly string[];
 }): string {
   const items = o.scopes.map((s) => `<li>${esc(SCOPE_TEXT[s] ?? s)} <code>${esc(s)}</code></li>`).join("");
-  return `<h1>Allow access?</h1><p><strong>${esc(o.clientName)}</strong> wants to:</p><ul>${items}</ul>
+  const before = o.granted?.length
+    ? `<p>You already allowed: ${o.granted.map((s) => `<code>${esc(s)}</code>`).join(" ")}</p>`
+    : "";
+  return `<h1>Allow access?</h1><p><strong>${esc(o.clientName)}</strong> wants to:</p><ul>${items}</ul>${before}
 <form method="post" action="${esc(o.action)}">${hidden({ tx: o.tx, csrf: o.csrf })}
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button></form>`;

@@ -7,14 +7,20 @@
  * | session         | `SESSION#<id>`            | `SESSION`       | `TENANT#<t>#USER#<u>#SESSIONS` / `<id>`     |
  * | session policy  | `TENANT#<tenantId>`       | `SESSIONPOLICY` | –                                           |
  * | auth code       | `CODE#<sha256(code)>`     | `CODE`          | –                                           |
- * | refresh family  | `RTFAMILY#<familyId>`     | `RTFAMILY`      | –                                           |
+ * | refresh family  | `RTFAMILY#<familyId>`     | `RTFAMILY`      | `TENANT#<t>#USER#<u>#RTFAMILIES` / `<clientId>#<familyId>` |
  * | login transaction | `INTERACTION#<id>`      | `INTERACTION`   | –                                           |
  * | failed logins   | `THROTTLE#<key>`          | `THROTTLE`      | –                                           |
+ * | consent         | `TENANT#<t>#USER#<u>`     | `CONSENT#<clientId>` | –                                      |
  *
  * Access patterns: session check = GetItem (cookie → id); a user's sessions = Query gsi1 (admin);
- * revoke = UpdateItem; code redemption = one conditional UpdateItem (`attribute_not_exists(redeemedAt)`),
- * so of two concurrent redemptions exactly one wins; refresh rotation = conditional UpdateItem on
- * `currentHash` (compare-and-swap); failed-login counters = conditional writes on `failures`.
+ * revoke = UpdateItem; code redemption = one conditional UpdateItem (`attribute_not_exists(redeemedAt)`)
+ * that also records what the redemption will issue, so of two concurrent redemptions exactly one
+ * wins and the other sees the ids to revoke; refresh rotation = conditional UpdateItem on
+ * `currentHash` (compare-and-swap); revoking a family id that does not exist yet leaves a tombstone
+ * (`revokedAt`, no `rec`) that a later creation keeps; a user's families with a client = Query gsi1
+ * (consent revocation); failed-login counters = conditional writes on `failures`; consents = one
+ * item per (user, client) with a string set of scopes grown by `ADD` (atomic union), listed by a
+ * Query on the user's partition.
  * Mutable fields live in their own attributes next to the JSON record and override it on read.
  */
 import {
@@ -24,10 +30,12 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { dynamoErrorName, TableAdapter } from "../../shared/dynamodb.ts";
+import { dynamoErrorName, queryAll, TableAdapter } from "../../shared/dynamodb.ts";
 import { conflict } from "../../shared/errors.ts";
 import type {
   AuthorizationCode,
+  CodeIssue,
+  Consent,
   Interaction,
   RefreshFamily,
   Session,
@@ -77,6 +85,25 @@ function toFamily(item: Item): RefreshFamily {
     currentHash: item.currentHash?.S ?? f.currentHash,
     generation: num(item, "generation") ?? f.generation,
     ...(revokedAt === undefined ? {} : { revokedAt }),
+  };
+}
+
+/** How long a tombstone of a family revoked before it existed is kept (s). */
+const TOMBSTONE_SECONDS = 86400;
+
+const consentKey = (tenantId: string, userId: string, clientId: string): Item => ({
+  pk: { S: `TENANT#${tenantId}#USER#${userId}` },
+  sk: { S: `CONSENT#${clientId}` },
+});
+
+function toConsent(item: Item): Consent {
+  return {
+    tenantId: item.tenantId?.S ?? "",
+    userId: item.userId?.S ?? "",
+    clientId: item.clientId?.S ?? "",
+    scopes: [...(item.scopes?.SS ?? [])].sort(),
+    createdAt: num(item, "createdAt") ?? 0,
+    updatedAt: num(item, "updatedAt") ?? 0,
   };
 }
 
@@ -218,12 +245,18 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
   async redeemCode(
     codeHash: string,
     at: number,
+    issue: CodeIssue,
   ): Promise<{ code: AuthorizationCode; first: boolean } | undefined> {
     const r = await this.#update({
       key: key("CODE", codeHash),
-      set: "SET redeemedAt = :at",
+      set: `SET redeemedAt = :at, issuedJti = :j, issuedJtiExpiresAt = :e${issue.familyId ? ", issuedFamilyId = :f" : ""}`,
       condition: "attribute_exists(pk) AND attribute_not_exists(redeemedAt) AND exp_ms > :at",
-      values: { ":at": n(at) },
+      values: {
+        ":at": n(at),
+        ":j": { S: issue.jti },
+        ":e": n(issue.jtiExpiresAt),
+        ...(issue.familyId ? { ":f": { S: issue.familyId } } : {}),
+      },
       returnNew: true,
     });
     if (r) return { code: toCode(r), first: true };
@@ -232,42 +265,47 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
     return { code: toCode(item), first: false };
   }
 
-  async recordCodeIssued(
-    codeHash: string,
-    issued: { jti: string; jtiExpiresAt: number; familyId?: string },
-  ): Promise<void> {
-    await this.#update({
-      key: key("CODE", codeHash),
-      set: `SET issuedJti = :j, issuedJtiExpiresAt = :e${issued.familyId ? ", issuedFamilyId = :f" : ""}`,
-      condition: "attribute_exists(pk)",
-      values: {
-        ":j": { S: issued.jti },
-        ":e": n(issued.jtiExpiresAt),
-        ...(issued.familyId ? { ":f": { S: issued.familyId } } : {}),
-      },
-    });
-  }
-
   // Refresh-token families
 
   async createFamily(f: RefreshFamily): Promise<void> {
-    const ok = await this.#put(
-      {
-        ...key("RTFAMILY", f.id),
-        rec: { S: JSON.stringify(f) },
-        currentHash: { S: f.currentHash },
-        generation: n(f.generation),
-        exp_ms: n(f.expiresAt),
-        expires_at: ttl(f.expiresAt),
+    // An UpdateItem, not a PutItem: a tombstone left by an earlier revocation keeps its `revokedAt`.
+    const r = await this.#update({
+      key: key("RTFAMILY", f.id),
+      set: "SET rec = :rec, currentHash = :h, generation = :g, exp_ms = :e, expires_at = :ttl, gsi1pk = :gp, gsi1sk = :gs",
+      condition: "attribute_not_exists(rec)",
+      values: {
+        ":rec": { S: JSON.stringify(f) },
+        ":h": { S: f.currentHash },
+        ":g": n(f.generation),
+        ":e": n(f.expiresAt),
+        ":ttl": ttl(f.expiresAt),
+        ":gp": { S: `TENANT#${f.tenantId}#USER#${f.userId}#RTFAMILIES` },
+        ":gs": { S: `${f.clientId}#${f.id}` },
       },
-      "attribute_not_exists(pk)",
-    );
-    if (!ok) throw conflict("Family exists.");
+    });
+    if (r === false) throw conflict("Family exists.");
   }
 
   async getFamily(id: string): Promise<RefreshFamily | undefined> {
     const item = await this.getItem(key("RTFAMILY", id));
-    return item && toFamily(item);
+    return item?.rec ? toFamily(item) : undefined;
+  }
+
+  async listUserFamilies(tenantId: string, userId: string, clientId: string): Promise<RefreshFamily[]> {
+    const items = await queryAll(
+      this.client,
+      {
+        TableName: this.table,
+        IndexName: "gsi1",
+        KeyConditionExpression: "gsi1pk = :p AND begins_with(gsi1sk, :c)",
+        ExpressionAttributeValues: {
+          ":p": { S: `TENANT#${tenantId}#USER#${userId}#RTFAMILIES` },
+          ":c": { S: `${clientId}#` },
+        },
+      },
+      this.pageSize,
+    );
+    return items.filter((i) => i.rec).map(toFamily);
   }
 
   async rotateFamily(id: string, expectedHash: string, nextHash: string, _at: number): Promise<boolean> {
@@ -281,12 +319,16 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
   }
 
   async revokeFamily(id: string, at: number): Promise<void> {
-    await this.#update({
-      key: key("RTFAMILY", id),
-      set: "SET revokedAt = if_not_exists(revokedAt, :at)",
-      condition: "attribute_exists(pk)",
-      values: { ":at": n(at) },
-    });
+    // No existence condition: an unknown id becomes a tombstone (revokedAt + TTL, no record).
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: key("RTFAMILY", id),
+        UpdateExpression:
+          "SET revokedAt = if_not_exists(revokedAt, :at), expires_at = if_not_exists(expires_at, :ttl)",
+        ExpressionAttributeValues: { ":at": n(at), ":ttl": ttl(at + TOMBSTONE_SECONDS * 1000) },
+      }),
+    );
   }
 
   // Login transactions
@@ -348,5 +390,65 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
 
   async clearThrottle(k: string): Promise<void> {
     await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: key("THROTTLE", k) }));
+  }
+
+  // Consents
+
+  async getConsent(tenantId: string, userId: string, clientId: string): Promise<Consent | undefined> {
+    const item = await this.getItem(consentKey(tenantId, userId, clientId));
+    return item && toConsent(item);
+  }
+
+  async grantConsent(
+    tenantId: string,
+    userId: string,
+    clientId: string,
+    scopes: readonly string[],
+    at: number,
+  ): Promise<Consent> {
+    const r = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: consentKey(tenantId, userId, clientId),
+        UpdateExpression: `SET tenantId = :t, userId = :u, clientId = :c, createdAt = if_not_exists(createdAt, :at), updatedAt = :at${scopes.length ? " ADD scopes :s" : ""}`,
+        ExpressionAttributeValues: {
+          ":t": { S: tenantId },
+          ":u": { S: userId },
+          ":c": { S: clientId },
+          ":at": n(at),
+          ...(scopes.length ? { ":s": { SS: [...new Set(scopes)] } } : {}),
+        },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return toConsent(r.Attributes ?? {});
+  }
+
+  async listConsents(tenantId: string, userId: string): Promise<Consent[]> {
+    const items = await queryAll(
+      this.client,
+      {
+        TableName: this.table,
+        KeyConditionExpression: "pk = :p AND begins_with(sk, :c)",
+        ExpressionAttributeValues: {
+          ":p": { S: `TENANT#${tenantId}#USER#${userId}` },
+          ":c": { S: "CONSENT#" },
+        },
+        ConsistentRead: this.consistent,
+      },
+      this.pageSize,
+    );
+    return items.map(toConsent);
+  }
+
+  async deleteConsent(tenantId: string, userId: string, clientId: string): Promise<boolean> {
+    const r = await this.client.send(
+      new DeleteItemCommand({
+        TableName: this.table,
+        Key: consentKey(tenantId, userId, clientId),
+        ReturnValues: "ALL_OLD",
+      }),
+    );
+    return r.Attributes !== undefined;
   }
 }

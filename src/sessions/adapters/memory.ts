@@ -1,6 +1,8 @@
 import { conflict } from "../../shared/errors.ts";
 import type {
   AuthorizationCode,
+  CodeIssue,
+  Consent,
   Interaction,
   RefreshFamily,
   Session,
@@ -17,6 +19,9 @@ export class MemorySignInStore implements SignInStore {
   readonly #families = new Map<string, RefreshFamily>();
   readonly #interactions = new Map<string, Interaction>();
   readonly #throttle = new Map<string, ThrottleState>();
+  /** Ids revoked before their family existed (a replayed code), with the revocation time. */
+  readonly #revokedUnknown = new Map<string, number>();
+  readonly #consents = new Map<string, Consent>();
 
   async createSession(s: Session): Promise<void> {
     if (this.#sessions.has(s.id)) throw conflict("Session exists.");
@@ -64,32 +69,33 @@ export class MemorySignInStore implements SignInStore {
   async redeemCode(
     codeHash: string,
     at: number,
+    issue: CodeIssue,
   ): Promise<{ code: AuthorizationCode; first: boolean } | undefined> {
     const c = this.#codes.get(codeHash);
     if (!c || c.expiresAt <= at) return undefined;
     if (c.redeemedAt !== undefined) return { code: { ...c }, first: false };
-    const next = { ...c, redeemedAt: at };
+    const next: AuthorizationCode = {
+      ...c,
+      redeemedAt: at,
+      issuedJti: issue.jti,
+      issuedJtiExpiresAt: issue.jtiExpiresAt,
+      ...(issue.familyId ? { issuedFamilyId: issue.familyId } : {}),
+    };
     this.#codes.set(codeHash, next);
     return { code: { ...next }, first: true };
   }
 
-  async recordCodeIssued(
-    codeHash: string,
-    issued: { jti: string; jtiExpiresAt: number; familyId?: string },
-  ): Promise<void> {
-    const c = this.#codes.get(codeHash);
-    if (!c) return;
-    this.#codes.set(codeHash, {
-      ...c,
-      issuedJti: issued.jti,
-      issuedJtiExpiresAt: issued.jtiExpiresAt,
-      ...(issued.familyId ? { issuedFamilyId: issued.familyId } : {}),
-    });
-  }
-
   async createFamily(f: RefreshFamily): Promise<void> {
     if (this.#families.has(f.id)) throw conflict("Family exists.");
-    this.#families.set(f.id, { ...f });
+    const revokedAt = this.#revokedUnknown.get(f.id);
+    this.#revokedUnknown.delete(f.id);
+    this.#families.set(f.id, { ...f, ...(revokedAt === undefined ? {} : { revokedAt }) });
+  }
+
+  async listUserFamilies(tenantId: string, userId: string, clientId: string): Promise<RefreshFamily[]> {
+    return [...this.#families.values()]
+      .filter((f) => f.tenantId === tenantId && f.userId === userId && f.clientId === clientId)
+      .map((f) => ({ ...f }));
   }
 
   async getFamily(id: string): Promise<RefreshFamily | undefined> {
@@ -106,7 +112,9 @@ export class MemorySignInStore implements SignInStore {
 
   async revokeFamily(id: string, at: number): Promise<void> {
     const f = this.#families.get(id);
-    if (f && f.revokedAt === undefined) this.#families.set(id, { ...f, revokedAt: at });
+    if (!f) {
+      if (!this.#revokedUnknown.has(id)) this.#revokedUnknown.set(id, at);
+    } else if (f.revokedAt === undefined) this.#families.set(id, { ...f, revokedAt: at });
   }
 
   async putInteraction(i: Interaction): Promise<void> {
@@ -142,5 +150,45 @@ export class MemorySignInStore implements SignInStore {
 
   async clearThrottle(key: string): Promise<void> {
     this.#throttle.delete(key);
+  }
+
+  static #consentKey = (tenantId: string, userId: string, clientId: string) =>
+    `${tenantId}\n${userId}\n${clientId}`;
+
+  async getConsent(tenantId: string, userId: string, clientId: string): Promise<Consent | undefined> {
+    const c = this.#consents.get(MemorySignInStore.#consentKey(tenantId, userId, clientId));
+    return c && { ...c, scopes: [...c.scopes] };
+  }
+
+  async grantConsent(
+    tenantId: string,
+    userId: string,
+    clientId: string,
+    scopes: readonly string[],
+    at: number,
+  ): Promise<Consent> {
+    const k = MemorySignInStore.#consentKey(tenantId, userId, clientId);
+    const cur = this.#consents.get(k);
+    const next: Consent = {
+      tenantId,
+      userId,
+      clientId,
+      scopes: [...new Set([...(cur?.scopes ?? []), ...scopes])].sort(),
+      createdAt: cur?.createdAt ?? at,
+      updatedAt: at,
+    };
+    this.#consents.set(k, next);
+    return { ...next, scopes: [...next.scopes] };
+  }
+
+  async listConsents(tenantId: string, userId: string): Promise<Consent[]> {
+    return [...this.#consents.values()]
+      .filter((c) => c.tenantId === tenantId && c.userId === userId)
+      .sort((a, b) => (a.clientId < b.clientId ? -1 : 1))
+      .map((c) => ({ ...c, scopes: [...c.scopes] }));
+  }
+
+  async deleteConsent(tenantId: string, userId: string, clientId: string): Promise<boolean> {
+    return this.#consents.delete(MemorySignInStore.#consentKey(tenantId, userId, clientId));
   }
 }
