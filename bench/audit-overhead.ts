@@ -139,7 +139,7 @@ async function round(m: Mode, ms: number, users: number, docs: number): Promise<
 }
 
 /** Section 1: check throughput over HTTP with audit emission off and on, alternating rounds. */
-async function overHttp(quick: boolean): Promise<void> {
+export async function overHttp(quick: boolean): Promise<void> {
   const teams = quick ? 20 : 100;
   const docs = quick ? 200 : 2000;
   const rounds = quick ? 2 : 5;
