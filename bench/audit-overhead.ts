@@ -9,20 +9,30 @@
  * 2. In process: the `authz` Lambda handler invoked with API
  * Gateway events (the full path: parse, router, authentication, check, audit, flush middleware),
  * in the same run with audit emission off, on with the in-process bus (memory audit store, as
- * `npm start`), and on with the EventBridge bus (protocol-level stand-in on 127.0.0.1, one
- * `PutEvents` per invocation as deployed). Modes alternate in rounds so drift hits all alike.
+ * `npm start`), on with the EventBridge bus (protocol-level stand-in on 127.0.0.1, one
+ * `PutEvents` per invocation) flushed inside the invocation (before the response), and on with the
+ * EventBridge bus flushed after the response by the audit extension (as deployed; Lambda Extensions
+ * API stand-in test/support/lambda-runtime-standin.ts: each invocation is an INVOKE event plus the
+ * handler call, and ends when the extension calls `next`). Reported per mode: invocations completed
+ * per second (one environment, sequential) and the handler latency (time to the response, the
+ * figure callers feel). Modes alternate in rounds so drift hits all alike.
  *
  *   npx tsx bench/audit-overhead.ts [--quick]
  */
 import { pathToFileURL } from "node:url";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { type AuditExtension, startAuditExtension } from "../functions/_shared/audit-extension.ts";
 import { configFromEnv } from "../functions/_shared/config.ts";
 import { type Container, createContainer } from "../functions/_shared/container.ts";
-import { createHandlers } from "../functions/_shared/handlers.ts";
+import { auditFlushOptions, createHandlers } from "../functions/_shared/handlers.ts";
 import type { LambdaHttpHandler } from "../functions/_shared/lambda.ts";
 import { startLocalPlatform } from "../functions/_shared/platform.ts";
 import { createLogger } from "../src/shared/logger.ts";
 import { startEventBridgeStandin } from "../test/support/eventbridge-standin.ts";
+import {
+  type LambdaRuntimeStandin,
+  startLambdaRuntimeStandin,
+} from "../test/support/lambda-runtime-standin.ts";
 import { httpLoad } from "./http-load.ts";
 
 const ADMIN = "bench-admin-audit-overhead";
@@ -49,6 +59,8 @@ const MODEL = {
 
 let seq = 0;
 const context = { awsRequestId: "bench", getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+const contextOf = (awsRequestId: string) =>
+  ({ awsRequestId, getRemainingTimeInMillis: () => 10_000 }) as unknown as Context;
 function event(method: string, path: string, body: unknown, key: string): APIGatewayProxyEventV2 {
   const id = `r${++seq}`;
   return {
@@ -84,9 +96,19 @@ interface Mode {
   ms: number;
   /** checks/s of each round. */
   readonly rates: number[];
+  /** Handler latency (ms to the response) of every measured check. */
+  readonly latencies: number[];
+  /** The Extensions API stand-in and the registered audit extension (flush after the response). */
+  readonly runtime?: { readonly rt: LambdaRuntimeStandin; readonly ext: AuditExtension };
 }
 
-async function mode(name: string, env: NodeJS.ProcessEnv, teams: number, docs: number): Promise<Mode> {
+async function mode(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  teams: number,
+  docs: number,
+  extension = false,
+): Promise<Mode> {
   const c = createContainer(
     configFromEnv(
       { PORTCULLIS_ADMIN_KEY: ADMIN, PORTCULLIS_LOG_LEVEL: "warn", ...env },
@@ -113,7 +135,24 @@ async function mode(name: string, env: NodeJS.ProcessEnv, teams: number, docs: n
   for (let i = 0; i < tuples.length; i += 100)
     await call("POST", `/stores/${storeId}/write`, { writes: { tuple_keys: tuples.slice(i, i + 100) } });
   await c.audit.emitter.flush();
-  return { name, c, authz, key, storeId: storeId!, done: 0, ms: 0, rates: [] };
+  if (!extension) return { name, c, authz, key, storeId: storeId!, done: 0, ms: 0, rates: [], latencies: [] };
+  // As a function entry does at cold start (lambdaHandlers), against the Extensions API stand-in.
+  const rt = await startLambdaRuntimeStandin();
+  const ext = await startAuditExtension({ ...auditFlushOptions(c), runtimeApi: rt.api });
+  if (!ext.active) throw new Error(`audit extension not active: ${ext.state}`);
+  await rt.waitForNext();
+  return {
+    name,
+    c,
+    authz: createHandlers(c, { auditExtension: ext }).authz!,
+    key,
+    storeId: storeId!,
+    done: 0,
+    ms: 0,
+    rates: [],
+    latencies: [],
+    runtime: { rt, ext },
+  };
 }
 
 async function round(m: Mode, ms: number, users: number, docs: number): Promise<void> {
@@ -129,7 +168,21 @@ async function round(m: Mode, ms: number, users: number, docs: number): Promise<
           object: `document:d${(i * 13) % docs}`,
         },
       };
-      await m.authz(event("POST", `/stores/${m.storeId}/check`, body, m.key), context);
+      const ev = event("POST", `/stores/${m.storeId}/check`, body, m.key);
+      if (m.runtime) {
+        // One Lambda invocation: the INVOKE event to the extension and the event to the handler;
+        // complete when the extension calls next (after its flush).
+        const id = ev.requestContext.requestId;
+        const complete = m.runtime.rt.invoke(id, { deadlineMs: Date.now() + 10_000 });
+        const t = performance.now();
+        await m.authz(ev, contextOf(id));
+        m.latencies.push(performance.now() - t);
+        await complete;
+      } else {
+        const t = performance.now();
+        await m.authz(ev, context);
+        m.latencies.push(performance.now() - t);
+      }
     }
     m.done += 50;
   }
@@ -244,14 +297,27 @@ async function inProcess(options: { quick?: boolean }): Promise<void> {
       await mode("off", { PORTCULLIS_AUDIT_BUS: "off" }, teams, docs),
       await mode("in-process", { PORTCULLIS_AUDIT_BUS: "in-process" }, teams, docs),
       await mode(
-        "eventbridge",
+        "eventbridge, flush in invocation",
         {
           PORTCULLIS_AUDIT_BUS: "eventbridge",
           PORTCULLIS_EVENTBRIDGE_ENDPOINT: eb.url,
           PORTCULLIS_AUDIT_EMF: "false",
+          PORTCULLIS_AUDIT_FLUSH: "in-invocation",
         },
         teams,
         docs,
+      ),
+      await mode(
+        "eventbridge, flush after response (extension)",
+        {
+          PORTCULLIS_AUDIT_BUS: "eventbridge",
+          PORTCULLIS_EVENTBRIDGE_ENDPOINT: eb.url,
+          PORTCULLIS_AUDIT_EMF: "false",
+          PORTCULLIS_AUDIT_FLUSH: "after-response",
+        },
+        teams,
+        docs,
+        true,
       ),
     ];
     for (const m of modes) await round(m, Math.min(200, roundMs), teams * 10, docs); // warm-up
@@ -259,25 +325,41 @@ async function inProcess(options: { quick?: boolean }): Promise<void> {
       m.done = 0;
       m.ms = 0;
       m.rates.length = 0;
+      m.latencies.length = 0;
     }
     for (let r = 0; r < rounds; r++) for (const m of modes) await round(m, roundMs, teams * 10, docs);
     const base = modes[0]!;
     // The median round: the machine may be shared, so single rounds are noisy.
     const rate = (m: Mode) => [...m.rates].sort((x, y) => x - y)[Math.floor(m.rates.length / 2)]!;
+    const pct = (xs: number[], p: number) => {
+      const s = [...xs].sort((x, y) => x - y);
+      return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? Number.NaN;
+    };
     process.stdout.write(
-      `\nchecks through the authz Lambda handler, in process, sequential; median of ${rounds} rounds x ${roundMs} ms per mode\n`,
+      `\nchecks through the authz Lambda handler, in process, sequential (one environment); median of ${rounds} rounds x ${roundMs} ms per mode\n` +
+        "  throughput: invocations completed per second (the extension's flush included);\n" +
+        "  response: handler latency, time to the response (what the caller waits for)\n",
     );
     for (const m of modes) {
       const t = m.c.audit.metrics.totals;
       const overhead = ((rate(base) - rate(m)) / rate(base)) * 100;
       process.stdout.write(
-        `  audit ${m.name.padEnd(12)} ${rate(m).toFixed(0).padStart(7)} checks/s  ${(1000 / rate(m)).toFixed(3)} ms/check  overhead ${m === base ? "   –  " : `${overhead.toFixed(1).padStart(5)}%`}  events emitted ${t.AuditEventsEmitted}, delivered ${t.AuditEventsDelivered}, spilled ${t.AuditEventsSpilled}\n`,
+        `  audit ${m.name.padEnd(47)} ${rate(m).toFixed(0).padStart(7)} inv/s  overhead ${m === base ? "   –  " : `${overhead.toFixed(1).padStart(5)}%`}  response p50 ${pct(m.latencies, 0.5).toFixed(3)} ms  p99 ${pct(m.latencies, 0.99).toFixed(3)} ms  events emitted ${t.AuditEventsEmitted}, delivered ${t.AuditEventsDelivered}, spilled ${t.AuditEventsSpilled}\n`,
       );
     }
     process.stdout.write(
       `  EventBridge stand-in: ${eb.stats.requests} PutEvents requests, ${eb.accepted.length} entries\n`,
     );
-    for (const m of modes) m.c.audit.destroy();
+    for (const m of modes) {
+      if (m.runtime) {
+        process.stdout.write(
+          `  extension: ${m.runtime.ext.stats.invocations} INVOKE events, ${m.runtime.ext.stats.signalTimeouts} without handler signal, ${m.runtime.ext.stats.flushTimeouts} flushes past the deadline\n`,
+        );
+        await m.runtime.ext.stop();
+        await m.runtime.rt.close();
+      }
+      m.c.audit.destroy();
+    }
   } finally {
     await eb.close();
   }

@@ -1,5 +1,5 @@
 import { containerFromEnv } from "./_shared/from-env.ts";
-import { createHandlers } from "./_shared/handlers.ts";
+import { lambdaHandlers } from "./_shared/handlers.ts";
 
 /** Lambda entry of the admin API group (`/admin/v1/*`). */
-export const handler = createHandlers(await containerFromEnv()).admin!;
+export const handler = (await lambdaHandlers(await containerFromEnv())).admin!;

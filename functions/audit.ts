@@ -1,5 +1,5 @@
 import { containerFromEnv } from "./_shared/from-env.ts";
-import { createHandlers } from "./_shared/handlers.ts";
+import { lambdaHandlers } from "./_shared/handlers.ts";
 
 /** Lambda entry of the audit query API group (`GET /audit/v1/*`). */
-export const handler = createHandlers(await containerFromEnv()).audit!;
+export const handler = (await lambdaHandlers(await containerFromEnv())).audit!;

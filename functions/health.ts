@@ -1,5 +1,5 @@
 import { containerFromEnv } from "./_shared/from-env.ts";
-import { createHandlers } from "./_shared/handlers.ts";
+import { lambdaHandlers } from "./_shared/handlers.ts";
 
 /** Lambda entry of `GET /healthz`. */
-export const handler = createHandlers(await containerFromEnv()).health!;
+export const handler = (await lambdaHandlers(await containerFromEnv())).health!;

@@ -4,6 +4,11 @@
  * deadline is spilled, not retried. Then writes the window's audit metrics as one EMF line. Never
  * throws: a response is never changed or failed by audit.
  *
+ * With the audit extension active (functions/_shared/audit-extension.ts, `PORTCULLIS_AUDIT_FLUSH=
+ * after-response` in Lambda), `after`/`onError` only tell the extension "the handler of this request
+ * is done" and return at once: the extension flushes after the response went out, still inside the
+ * invocation. Otherwise (not in Lambda, registration failed, extension stopped) it flushes here.
+ *
  * `withAuditFlush(handler, ...)` attaches the middleware to a handler made by `lambdaHttpHandler`
  * (a middy instance) without changing functions/_shared/lambda.ts; any other handler is wrapped.
  */
@@ -23,22 +28,45 @@ export interface AuditFlushOptions {
   readonly reserveMs?: number;
   /** @default process.stdout.write */
   readonly write?: (line: string) => void;
+  /**
+   * The audit extension, when one is registered: if it is active, the middleware signals it
+   * instead of flushing (functions/_shared/audit-extension.ts).
+   */
+  readonly extension?: HandlerDoneSink;
 }
 
-/** Flushes the emitter; resolves in every case. */
-export async function flushAudit(options: AuditFlushOptions, context: Context | undefined): Promise<void> {
+/** What the middleware tells the audit extension. */
+export interface HandlerDoneSink {
+  /** Whether the extension flushes after the response (else the middleware flushes). */
+  readonly active: boolean;
+  /** The handler of Lambda request `requestId` (`context.awsRequestId`) finished. */
+  handlerDone(requestId: string): void;
+}
+
+/** Rounds of flushing while events keep arriving during a flush (an `onError` path, late emitters). */
+const MAX_FLUSH_ROUNDS = 3;
+
+/**
+ * Flushes the emitter until `deadline` (epoch ms; remaining events are spilled rather than retried
+ * past it), then writes the EMF line. Resolves in every case.
+ */
+export async function flushAuditUntil(
+  options: AuditFlushOptions,
+  deadline: number | undefined,
+): Promise<void> {
   try {
+    const { emitter } = options;
     // Nothing queued in this invocation (reads, health): nothing to do beyond pending deliveries.
-    if (options.emitter.bus.pending === 0 && !options.emf) return await options.emitter.flush();
-    const remaining =
-      typeof context?.getRemainingTimeInMillis === "function"
-        ? context.getRemainingTimeInMillis()
-        : undefined;
-    const deadline =
-      remaining === undefined ? undefined : Date.now() + Math.max(0, remaining - (options.reserveMs ?? 300));
-    await options.emitter.flush(deadline === undefined ? {} : { deadline });
+    if (emitter.bus.pending === 0 && !options.emf) return await emitter.flush();
+    let round = 0;
+    do await emitter.flush(deadline === undefined ? {} : { deadline });
+    while (
+      emitter.bus.pending > 0 &&
+      ++round < MAX_FLUSH_ROUNDS &&
+      (deadline === undefined || Date.now() < deadline)
+    );
     if (options.emf) {
-      const line = options.emitter.metrics.takeEmf(Date.now(), options.dimensions ?? {});
+      const line = emitter.metrics.takeEmf(Date.now(), options.dimensions ?? {});
       if (line) (options.write ?? ((l: string) => process.stdout.write(l)))(`${line}\n`);
     }
   } catch (err) {
@@ -46,11 +74,38 @@ export async function flushAudit(options: AuditFlushOptions, context: Context | 
   }
 }
 
+/** Flushes the emitter within the invocation's remaining time; resolves in every case. */
+export async function flushAudit(options: AuditFlushOptions, context: Context | undefined): Promise<void> {
+  const remaining =
+    typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : undefined;
+  const deadline =
+    remaining === undefined ? undefined : Date.now() + Math.max(0, remaining - (options.reserveMs ?? 300));
+  return flushAuditUntil(options, deadline);
+}
+
+/**
+ * End of the handler of one invocation: signal the active extension (returns at once, the flush
+ * happens after the response), else flush now. Resolves in every case.
+ */
+export function endOfInvocation(options: AuditFlushOptions, context: Context | undefined): Promise<void> {
+  const ext = options.extension;
+  const requestId = context?.awsRequestId;
+  if (ext?.active && typeof requestId === "string" && requestId !== "") {
+    try {
+      ext.handlerDone(requestId);
+      return Promise.resolve();
+    } catch (err) {
+      options.log.error("audit extension signal failed", { err });
+    }
+  }
+  return flushAudit(options, context);
+}
+
 /** The middy middleware. */
 export function auditFlush(options: AuditFlushOptions): MiddlewareObj {
   return {
-    after: async (request) => flushAudit(options, request.context as Context),
-    onError: async (request) => flushAudit(options, request.context as Context),
+    after: (request) => endOfInvocation(options, request.context as Context),
+    onError: (request) => endOfInvocation(options, request.context as Context),
   };
 }
 
@@ -68,7 +123,7 @@ export function withAuditFlush<H extends (event: never, context: Context) => Pro
     try {
       return await handler(event, context);
     } finally {
-      await flushAudit(options, context);
+      await endOfInvocation(options, context);
     }
   };
   return wrapped as unknown as H;

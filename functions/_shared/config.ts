@@ -30,7 +30,10 @@ export interface PlatformConfig {
   readonly signIn: SignInSettings;
   /** Authorization API: caches, consistency, list limits (`PORTCULLIS_AUTHZ_*`, src/authz/http/settings.ts). */
   readonly authz: AuthzHttpSettings;
-  /** Audit pipeline: bus, dead-letter queue, retention, metrics (`PORTCULLIS_AUDIT_*`, src/audit/settings.ts). */
+  /**
+   * Audit pipeline: bus, dead-letter queue, retention, metrics, flush timing (`PORTCULLIS_AUDIT_*`,
+   * src/audit/settings.ts; `PORTCULLIS_AUDIT_FLUSH`: functions/_shared/audit-extension.ts).
+   */
   readonly audit: AuditSettings;
 }
 

@@ -11,20 +11,58 @@ import { consentRoutes, sessionRoutes } from "../../src/sessions/http.ts";
 import { tenantDomainRoutes } from "../../src/tenants/domains-http.ts";
 import { tenantRoutes } from "../../src/tenants/http.ts";
 import { userRoutes } from "../../src/users/http.ts";
-import { withAuditFlush } from "./audit-middleware.ts";
+import { auditExtensionFor } from "./audit-extension.ts";
+import { type AuditFlushOptions, type HandlerDoneSink, withAuditFlush } from "./audit-middleware.ts";
 import type { Container } from "./container.ts";
 import { type LambdaHttpHandler, lambdaHttpHandler } from "./lambda.ts";
 
 export const VERSION = "0.1.0";
 
+export interface HandlerOptions {
+  /**
+   * The audit extension (functions/_shared/audit-extension.ts): while it is active, the flush
+   * middleware signals it instead of flushing before the response.
+   */
+  readonly auditExtension?: HandlerDoneSink;
+}
+
+/** How a container's audit events are flushed (middleware and extension alike). */
+export const auditFlushOptions = (c: Container): AuditFlushOptions => ({
+  emitter: c.audit.emitter,
+  log: c.log,
+  emf: c.audit.settings.emf,
+  dimensions: { Region: c.config.region },
+});
+
+/**
+ * The handlers of a Lambda function entry (module init, top-level await): registers the audit
+ * extension first when `PORTCULLIS_AUDIT_FLUSH=after-response` in Lambda (at most ~1 s; on failure
+ * the middleware flushes inside each invocation), then {@link createHandlers}.
+ */
+export async function lambdaHandlers(
+  c: Container,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Record<string, LambdaHttpHandler>> {
+  const auditExtension = await auditExtensionFor(auditFlushOptions(c), c.config.audit.flush, env);
+  return createHandlers(c, auditExtension ? { auditExtension } : {});
+}
+
 /** The Lambda handler of every API group (keys are `API_GROUPS` ids), wired from one container. */
-export function createHandlers(c: Container): Record<string, LambdaHttpHandler> {
+export function createHandlers(
+  c: Container,
+  options: HandlerOptions = {},
+): Record<string, LambdaHttpHandler> {
+  const flush: AuditFlushOptions = {
+    ...auditFlushOptions(c),
+    ...(options.auditExtension ? { extension: options.auditExtension } : {}),
+  };
   const group = (
     routes: Parameters<typeof createRouter>[0]["routes"],
     renderError: ErrorRenderer = renderProblem,
     authenticator = c.authenticator,
   ) =>
-    // Audit events are flushed at the end of every invocation (functions/_shared/audit-middleware.ts).
+    // Audit events are flushed at the end of every invocation (functions/_shared/audit-middleware.ts),
+    // after the response when the audit extension is active.
     withAuditFlush(
       lambdaHttpHandler({
         dispatch: createRouter({ routes, authenticator, renderError }),
@@ -32,12 +70,7 @@ export function createHandlers(c: Container): Record<string, LambdaHttpHandler> 
         log: c.log,
         bodyLimit: c.config.bodyLimit,
       }),
-      {
-        emitter: c.audit.emitter,
-        log: c.log,
-        emf: c.audit.settings.emf,
-        dimensions: { Region: c.config.region },
-      },
+      flush,
     );
   // Admin changes and OAuth decisions emit one audit event each (src/audit/rules.ts).
   const audited = (

@@ -149,6 +149,9 @@ export class ApiStack extends Stack {
           ...(authenticates ? { PORTCULLIS_ADMIN_KEY_SECRET_ARN: adminKeySecret.secretArn } : {}),
           ...(readsPeers ? { PORTCULLIS_AUTHZ_PEER_REGIONS: peers.join(",") } : {}),
           ...(spec.emitsEvents ? { PORTCULLIS_AUDIT_DLQ_URL: props.spillQueue.queueUrl } : {}),
+          // Emitters flush after the response (Lambda extension, functions/_shared/audit-extension.ts;
+          // in-invocation if it cannot register); the others have nothing to flush, so no extension.
+          PORTCULLIS_AUDIT_FLUSH: spec.emitsEvents ? "after-response" : "in-invocation",
         },
       });
 

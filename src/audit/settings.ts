@@ -8,11 +8,19 @@
  * | `PORTCULLIS_AUDIT_DLQ_URL` | SQS queue URL of undeliverable events | – (log only, counted) |
  * | `PORTCULLIS_AUDIT_RETENTION_DAYS` | days events are kept in the audit table (TTL) | 365 |
  * | `PORTCULLIS_AUDIT_EMF` | write EMF metric lines at the end of each invocation | `true` with `eventbridge` |
+ * | `PORTCULLIS_AUDIT_FLUSH` | `after-response` (in Lambda: an internal extension flushes after the response is sent, falling back to `in-invocation` if it cannot register), `in-invocation` (middy `after`/`onError`, before the response) | `after-response` with `eventbridge`, else `in-invocation` |
  * | `PORTCULLIS_EVENTBRIDGE_ENDPOINT`, `PORTCULLIS_SQS_ENDPOINT` | endpoint overrides (tests' stand-ins) | – |
  */
 import { z } from "zod";
 
 export type AuditBusKind = "in-process" | "eventbridge" | "off";
+
+/**
+ * When an invocation's events are flushed (functions/_shared/audit-extension.ts): after the response
+ * went out (Lambda Extensions API; only in Lambda and only if registration succeeds) or inside the
+ * invocation, before the response.
+ */
+export type AuditFlushMode = "after-response" | "in-invocation";
 
 export interface AuditSettings {
   readonly bus: AuditBusKind;
@@ -20,6 +28,7 @@ export interface AuditSettings {
   readonly deadLetterQueueUrl?: string;
   readonly retentionDays: number;
   readonly emf: boolean;
+  readonly flush: AuditFlushMode;
   readonly eventBridgeEndpoint?: string;
   readonly sqsEndpoint?: string;
 }
@@ -31,6 +40,7 @@ const schema = z.object({
   PORTCULLIS_AUDIT_DLQ_URL: z.url().optional(),
   PORTCULLIS_AUDIT_RETENTION_DAYS: z.coerce.number().min(1).max(3650).default(365),
   PORTCULLIS_AUDIT_EMF: z.enum(["true", "false"]).optional(),
+  PORTCULLIS_AUDIT_FLUSH: z.enum(["after-response", "in-invocation"]).optional(),
   PORTCULLIS_EVENTBRIDGE_ENDPOINT: z.url().optional(),
   PORTCULLIS_SQS_ENDPOINT: z.url().optional(),
 });
@@ -54,6 +64,7 @@ export function auditSettingsFromEnv(
     ...(e.PORTCULLIS_AUDIT_DLQ_URL ? { deadLetterQueueUrl: e.PORTCULLIS_AUDIT_DLQ_URL } : {}),
     retentionDays: e.PORTCULLIS_AUDIT_RETENTION_DAYS,
     emf: e.PORTCULLIS_AUDIT_EMF ? e.PORTCULLIS_AUDIT_EMF === "true" : bus === "eventbridge",
+    flush: e.PORTCULLIS_AUDIT_FLUSH ?? (bus === "eventbridge" ? "after-response" : "in-invocation"),
     ...(e.PORTCULLIS_EVENTBRIDGE_ENDPOINT ? { eventBridgeEndpoint: e.PORTCULLIS_EVENTBRIDGE_ENDPOINT } : {}),
     ...(e.PORTCULLIS_SQS_ENDPOINT ? { sqsEndpoint: e.PORTCULLIS_SQS_ENDPOINT } : {}),
   };

@@ -309,7 +309,7 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
     expect(mappings).toHaveLength(2);
   });
 
-  it("emitting functions send to this region's spill queue (SendMessage only) and know its URL", () => {
+  it("emitting functions send to this region's spill queue (SendMessage only), know its URL, flush after the response", () => {
     // Same-region references: outputs the Audit stack publishes, read by name (Fn::GetStackOutput).
     const outputs = template(stack()).Outputs;
     const published = (value: unknown) =>
@@ -330,6 +330,8 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
       const sqs = functionStatements(synth.stacks, region, spec).filter((s) =>
         actionsOf(s).some((a) => a.startsWith("sqs:")),
       );
+      // Emitters flush after the response through the audit extension; the others never register it.
+      expect(env.PORTCULLIS_AUDIT_FLUSH, spec.id).toBe(spec.emitsEvents ? "after-response" : "in-invocation");
       if (spec.emitsEvents) {
         expect(env.PORTCULLIS_AUDIT_DLQ_URL, spec.id).toEqual(fromAudit(urlOutput!));
         expect(sqs.flatMap(actionsOf), spec.id).toEqual(["sqs:SendMessage"]);

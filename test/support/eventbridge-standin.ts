@@ -3,7 +3,8 @@
  * the JSON 1.1 protocol of `AWSEvents.PutEvents` (`X-Amz-Target`, `application/x-amz-json-1.1`,
  * errors as `{__type, message}`), so the real `@aws-sdk/client-eventbridge` serialisation runs.
  * It enforces the service limits (1..10 entries, 256 KB per request) and can fail a share of the
- * entries (`failRate`, per-entry `InternalFailure`/`ThrottlingException`) or whole requests.
+ * entries (`failRate`, per-entry `InternalFailure`/`ThrottlingException`) or whole requests, and
+ * answer slowly (`delayMs`: nothing is accepted or counted before the delay is over).
  */
 
 import { randomUUID } from "node:crypto";
@@ -25,6 +26,8 @@ export interface EventBridgeStandinOptions {
   requestFailRate?: number;
   /** Seed of the deterministic failure sequence. @default 1 */
   seed?: number;
+  /** Time each request waits before it is handled (accepted, counted, answered). @default 0 */
+  delayMs?: number;
 }
 
 export interface EventBridgeStandin {
@@ -67,12 +70,14 @@ const readBody = (req: IncomingMessage): Promise<string> =>
 export async function startEventBridgeStandin(
   options: EventBridgeStandinOptions = {},
 ): Promise<EventBridgeStandin> {
-  let opts = { failRate: 0, requestFailRate: 0, ...options };
+  let opts = { failRate: 0, requestFailRate: 0, delayMs: 0, ...options };
   let rand = prng(options.seed ?? 1);
   const accepted: EventBridgeStandin["accepted"] = [];
   const stats = { requests: 0, failedEntries: 0, failedRequests: 0, maxEntries: 0, maxBytes: 0 };
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
+    if (opts.delayMs > 0) await new Promise((r) => setTimeout(r, opts.delayMs));
+    if (res.destroyed) return;
     const send = (status: number, json: unknown) => {
       res.writeHead(status, {
         "content-type": "application/x-amz-json-1.1",

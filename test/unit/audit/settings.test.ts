@@ -8,6 +8,7 @@ describe("audit settings", () => {
       eventBusName: "default",
       retentionDays: 365,
       emf: false,
+      flush: "in-invocation",
     });
     expect(
       auditSettingsFromEnv({}, { store: "dynamodb", dynamodbEndpoint: "http://127.0.0.1:8000" }).bus,
@@ -19,12 +20,22 @@ describe("audit settings", () => {
       },
       { store: "dynamodb" },
     );
-    expect(aws).toMatchObject({ bus: "eventbridge", emf: true, retentionDays: 90 });
+    expect(aws).toMatchObject({ bus: "eventbridge", emf: true, retentionDays: 90, flush: "after-response" });
     // The CDK app's variable names the bus.
     expect(
       auditSettingsFromEnv({ PORTCULLIS_EVENT_BUS: "portcullis-prod-audit" }, { store: "dynamodb" })
         .eventBusName,
     ).toBe("portcullis-prod-audit");
+  });
+
+  it("flush: after the response with EventBridge unless told otherwise", () => {
+    const flush = (env: NodeJS.ProcessEnv) => auditSettingsFromEnv(env, { store: "memory" }).flush;
+    expect(flush({ PORTCULLIS_AUDIT_BUS: "eventbridge" })).toBe("after-response");
+    expect(flush({ PORTCULLIS_AUDIT_BUS: "eventbridge", PORTCULLIS_AUDIT_FLUSH: "in-invocation" })).toBe(
+      "in-invocation",
+    );
+    expect(flush({ PORTCULLIS_AUDIT_BUS: "in-process" })).toBe("in-invocation");
+    expect(() => flush({ PORTCULLIS_AUDIT_FLUSH: "later" })).toThrow(/PORTCULLIS_AUDIT_FLUSH/);
   });
 
   it("names the offending variable, never its value", () => {
