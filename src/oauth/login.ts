@@ -3,12 +3,13 @@
  * password step). Every POST needs the login transaction's cookie and CSRF token. Failures show one
  * generic message whether the email exists, the password is wrong or the user is disabled;
  * failed attempts are throttled per account and per IP with exponential backoff (429 with
- * Retry-After) and reported as `login.failed` / `login.throttled` events. The email step counts
- * every submission per IP (and IP + tenant) and, for multi-tenant clients, finds the tenant by the
- * email's domain (organizations.ts).
+ * Retry-After) and reported as `login.failed` / `login.throttled` events. For multi-tenant clients
+ * not bound to an `organization`, the email step finds the tenant by the email's domain
+ * (organizations.ts) and counts every such submission per IP (and IP + tenant).
  */
 import type { HttpResponse, Route } from "../http/types.ts";
 import type { Interaction } from "../sessions/model.ts";
+import { DomainError } from "../shared/errors.ts";
 import { EXPIRED_TEXT, errorPage, interactionOf } from "./authorize.ts";
 import { type Form, parseForm } from "./form.ts";
 import { PATHS } from "./metadata.ts";
@@ -99,7 +100,21 @@ export function loginRoutes(x: SignInContext): Route[] {
     }
     const user = password ? await x.d.users.authenticate(i.tenantId, email, password) : undefined;
     if (!user) {
-      const next = await x.d.throttle.failed(i.tenantId, email, ip);
+      let next: number;
+      try {
+        next = await x.d.throttle.failed(i.tenantId, email, ip);
+      } catch (e) {
+        // A failure counter that cannot be settled under a burst: "wait", never a server error.
+        if (!(e instanceof DomainError && e.code === "rate_limited")) throw e;
+        x.event({
+          type: "login.throttled",
+          tenant: i.tenantId,
+          reason: "backoff",
+          request,
+          detail: { client_id: client.clientId, retry_after_ms: 1000 },
+        });
+        return passwordPage(client, i, email, 429, LOGIN_THROTTLED, { "retry-after": "1" });
+      }
       x.event({
         type: "login.failed",
         tenant: i.tenantId,
@@ -154,9 +169,11 @@ export function loginRoutes(x: SignInContext): Route[] {
   };
 
   /**
-   * Email step: rate limited per IP (and per IP + tenant once the tenant is known), counting every
-   * submission; then, for a multi-tenant client not bound by an `organization` parameter,
-   * home-realm discovery by the email's domain. No match is one generic message.
+   * Email step. For a multi-tenant client not bound by an `organization` parameter: home-realm
+   * discovery by the email's domain, rate limited per IP and per IP + found tenant, counting every
+   * such submission; no match is one generic message. Otherwise (single-tenant clients, a fixed
+   * organization) the email only goes on to the password step, which has its own throttling: not
+   * counted, so a shared IP cannot be locked out of ordinary sign-ins.
    */
   const emailStepPost = async (
     form: Form,
@@ -167,15 +184,17 @@ export function loginRoutes(x: SignInContext): Route[] {
     const email = (form.get("email") ?? "").trim().slice(0, 320);
     const multi = isMultiTenant(client);
     const discover = multi && i.tenantFrom !== "organization";
+    if (!discover) {
+      if (!EMAIL_SHAPE.test(email)) return emailPage(client, i, 400, email, "Enter a valid email address.");
+      return passwordPage(client, i, email);
+    }
     const limiter = x.d.emailStepLimiter;
     if (limiter) {
-      const limit = await limiter.hit(req.sourceIp, discover ? undefined : i.tenantId || undefined);
+      const limit = await limiter.hit(req.sourceIp);
       // Before discovery the submission has no tenant yet: reported to the client's own.
-      if (limit.waitMs > 0)
-        return emailThrottled(client, i, req, email, limit, discover ? client.tenantId : i.tenantId);
+      if (limit.waitMs > 0) return emailThrottled(client, i, req, email, limit, client.tenantId);
     }
     if (!EMAIL_SHAPE.test(email)) return emailPage(client, i, 400, email, "Enter a valid email address.");
-    if (!discover) return passwordPage(client, i, email);
     const tenantId = await x.d.organizations?.tenantOfEmail(email);
     if (!tenantId) {
       x.event({

@@ -62,7 +62,10 @@ export async function chooseTenant(
     return { ok: true, choice: { kind: "fixed", tenantId: org, from: "organization" } };
   }
   const hint = params.login_hint;
-  if (hint === undefined || !hint.includes("@")) return { ok: true, choice: { kind: "open" } };
+  if (hint === undefined) return { ok: true, choice: { kind: "open" } };
+  // A hint that is no email names nobody we can route: like an unclaimed domain, no session
+  // answers for it (the hint says who should sign in, and nothing confirms it is the session's user).
+  if (!hint.includes("@")) return { ok: true, choice: { kind: "unmatched_hint" } };
   // A home-realm lookup: counted like an email-step submission; when over the limit the lookup is
   // skipped (the email step then answers 429).
   const limited = x.d.emailStepLimiter ? (await x.d.emailStepLimiter.hit(req.sourceIp)).waitMs > 0 : false;
@@ -79,12 +82,17 @@ export function sessionFits(s: Session, choice: TenantChoice): boolean {
   return choice.kind === "open";
 }
 
-/** The tenant fields of a new login transaction: decided, or `""` until the email step. */
+/**
+ * The tenant fields of a new login transaction: decided, or `""` until the email step. A fixed
+ * choice stays pinned with its origin even when the browser's session answered the request (a
+ * session only fits a fixed choice of its own tenant): a transaction of `organization=B` must never
+ * run discovery, even if its email step is posted during the consent interaction.
+ */
 export function interactionTenant(
   choice: TenantChoice,
   session?: Session,
 ): Pick<Interaction, "tenantId" | "tenantFrom"> {
-  if (session) return { tenantId: session.tenantId, tenantFrom: "session" };
   if (choice.kind === "fixed") return { tenantId: choice.tenantId, tenantFrom: choice.from };
+  if (session) return { tenantId: session.tenantId, tenantFrom: "session" };
   return { tenantId: "" };
 }

@@ -10,6 +10,9 @@
  *   the family id is revoked ahead of its creation, so the family is born revoked.
  * - A code is bound to its client, its redirect URI and its PKCE challenge; any mismatch is the same
  *   `invalid_grant`.
+ * - Access tokens issued from a family (the redemption that creates it, and every refresh) carry the
+ *   private claim `fid` = familyRef(family id): revoking the family (replay, reuse, RFC 7009,
+ *   consent revocation) revokes all of them, including those of refreshes made before a replay.
  * - Refresh tokens are `pcr_<family>.<secret>`; only SHA-256(secret) of the family's CURRENT token is
  *   stored. Presenting any other token of a known family (a rotated one) revokes the family.
  *   A family is bound to its client and session: a revoked or expired session, or a disabled
@@ -18,6 +21,7 @@
  *   revokes the families too; this check closes the gap of the index that finds them).
  */
 import { createHash, randomBytes } from "node:crypto";
+import { familyRef } from "../sessions/model.ts";
 import { constantTimeEqual, hashSecret } from "../shared/ids.ts";
 import { invalidRequest, OAuthError } from "./errors.ts";
 import type { Form } from "./form.ts";
@@ -52,6 +56,16 @@ async function issue(
   token: { jti?: string; issuedAt?: number } = {},
 ): Promise<{ body: InteractiveTokenResponse; jti: string; familyId?: string }> {
   const scope = g.scope.join(" ");
+  const offline = g.scope.includes("offline_access") && client.grantTypes.includes("refresh_token");
+  // The family this access token belongs to, if any: it is revoked with the family.
+  const family =
+    typeof refresh === "object"
+      ? "secret" in refresh
+        ? refresh.familyId
+        : offline
+          ? refresh.newFamilyId
+          : undefined
+      : undefined;
   const { token: accessToken, claims } = await x.d.tokens.issue(
     {
       sub: g.userId,
@@ -60,6 +74,7 @@ async function issue(
       // The user's tenant: the client's own, or the organization of a multi-tenant client.
       tenant_id: g.tenantId,
       ...(scope ? { scope } : {}),
+      ...(family ? { fid: familyRef(family) } : {}),
     },
     client.accessTokenLifetime,
     token,
@@ -83,7 +98,6 @@ async function issue(
     : undefined;
   let refreshToken: string | undefined;
   let familyId: string | undefined;
-  const offline = g.scope.includes("offline_access") && client.grantTypes.includes("refresh_token");
   if (typeof refresh === "object" && "newFamilyId" in refresh && offline) {
     familyId = refresh.newFamilyId;
     const secret = randomBytes(32).toString("base64url");
@@ -146,10 +160,14 @@ export async function authorizationCodeGrant(
   const familyId = client.grantTypes.includes("refresh_token")
     ? randomBytes(16).toString("base64url")
     : undefined;
+  // The spent code is kept as long as what it issues may live, so that even a late replay (after
+  // the code's expiry) revokes it: the family's lifetime, or the access token's.
+  const retainUntil = familyId ? now + (x.d.refreshTokenLifetimeSeconds ?? 30 * 86400) * 1000 : jtiExpiresAt;
   const r = await x.d.store.redeemCode(codeHash, now, {
     jti,
     jtiExpiresAt,
     ...(familyId ? { familyId } : {}),
+    retainUntil,
   });
   if (!r) throw badCode();
   const c = r.code;

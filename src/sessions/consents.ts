@@ -4,6 +4,8 @@
  * asks only for the new ones otherwise; revoking a consent also ends that client's refresh tokens
  * for the user.
  */
+
+import { CLIENT_ID_RE } from "../oauth/clients.ts";
 import type { Clock } from "../shared/clock.ts";
 import { notFound } from "../shared/errors.ts";
 import type { Consent } from "./model.ts";
@@ -52,6 +54,8 @@ export class ConsentService {
    * many families were revoked. `not_found` when there was no consent.
    */
   async revoke(tenantId: string, userId: string, clientId: string): Promise<number> {
+    // Not a client id (e.g. oversized, which DynamoDB would refuse as a key): no such consent.
+    if (!CLIENT_ID_RE.test(clientId)) throw notFound("Consent not found.");
     if (!(await this.#d.store.deleteConsent(tenantId, userId, clientId)))
       throw notFound("Consent not found.");
     return this.#revokeFamilies(tenantId, userId, clientId);

@@ -1,13 +1,21 @@
 /**
- * Rate limit of the sign-in email step (and of the home-realm lookup of a `login_hint`): EVERY
- * submission counts, not only failures, per client IP and, where the tenant is known, per IP +
- * tenant. The email step of a multi-tenant client tells whether an email domain belongs to an
- * organization, so it must not answer at speed. Fixed windows on the failed-login counters' store
- * (`ThrottleStore`): the first submission opens a window of `windowSeconds`; once a key has had
- * its limit in the window, further submissions wait until the window ends (429, `Retry-After`).
- * The password step keeps its own failure-based backoff (`LoginThrottle`).
+ * Rate limit of home-realm discovery: the email step of a multi-tenant client that is not bound to
+ * an organization, and the lookup of a `login_hint`'s domain at `/oauth/authorize`. EVERY such
+ * submission counts, not only failures, per client IP and, once discovery found the tenant, per
+ * IP + tenant: the answer tells whether an email domain belongs to an organization, so it must not
+ * come at speed. Email steps that do no discovery (single-tenant clients, an `organization`
+ * parameter) are not counted: behind a shared NAT, an attacker could otherwise lock every user of
+ * that IP out of ordinary sign-ins for a window; the password step has its own failure-based
+ * backoff (`LoginThrottle`).
+ *
+ * Fixed windows on the failed-login counters' store (`ThrottleStore.hitWindow`, one atomic write
+ * per counter): the first submission opens a window of `windowSeconds`; once a key has had its limit
+ * in the window, further submissions wait until the window ends (429, `Retry-After`). A counter the
+ * store cannot settle under extreme contention (`rate_limited`) also answers "wait" (429), never an
+ * error.
  */
 import type { Clock } from "../shared/clock.ts";
+import { DomainError } from "../shared/errors.ts";
 import type { ThrottleStore } from "./ports.ts";
 
 /** Limits of the email step. */
@@ -22,6 +30,9 @@ export interface EmailStepLimits {
 
 /** Defaults: 60 per IP and 30 per IP + tenant in 5 minutes (one every 5 s on average). */
 export const EMAIL_STEP_LIMITS: EmailStepLimits = { perIp: 60, perTenantIp: 30, windowSeconds: 300 };
+
+/** The wait (ms) answered when a counter could not be settled under contention. */
+export const CONTENTION_WAIT_MS = 1000;
 
 /** Which counter refused a submission. */
 export type EmailStepScope = "ip" | "tenant_ip";
@@ -47,15 +58,13 @@ export class EmailStepLimiter {
   /** Counts one submission on `key`; returns the wait (ms) when it is over `limit`, else 0. */
   async #hit(key: string, limit: number): Promise<number> {
     const now = this.#clock.now();
-    const cur = await this.#store.getThrottle(key, now);
-    if (cur && cur.lockedUntil > now) return cur.lockedUntil - now;
-    const windowEnd = (fresh: boolean) =>
-      fresh || !cur ? now + this.#limits.windowSeconds * 1000 : cur.expiresAt;
-    const s = await this.#store.recordFailure(key, now, (n) => {
-      const end = windowEnd(n === 1);
-      return { expiresAt: end, lockedUntil: n > limit ? end : 0 };
-    });
-    return s.lockedUntil > now ? s.lockedUntil - now : 0;
+    try {
+      const w = await this.#store.hitWindow(key, now, this.#limits.windowSeconds * 1000);
+      return w.count > limit ? Math.max(1, w.windowEndsAt - now) : 0;
+    } catch (e) {
+      if (e instanceof DomainError && e.code === "rate_limited") return CONTENTION_WAIT_MS;
+      throw e;
+    }
   }
 
   /**

@@ -4,9 +4,10 @@
  */
 import { z } from "zod";
 import { json, noContent } from "../http/router.ts";
-import type { Route } from "../http/types.ts";
+import type { HttpResponse, RequestContext, Route } from "../http/types.ts";
 import { parseJsonBody } from "../http/validation.ts";
 import { isoTime } from "../shared/clock.ts";
+import type { User } from "../users/model.ts";
 import type { UserService } from "../users/service.ts";
 import type { ConsentService } from "./consents.ts";
 import type { Consent, Session } from "./model.ts";
@@ -39,31 +40,34 @@ export const sessionJson = (s: Session) => ({
   ...(s.ip ? { ip: s.ip } : {}),
 });
 
+/** Same access as the users API: the platform admin, or a tenant credential of the path's tenant. */
+const access = { kind: "tenant", param: "tenantId", scope: "tenant:admin" } as const;
+
+/** A route on one user's sub-resource: the handler gets the user of the path (404 when unknown). */
+const userRoute = (
+  users: UserService,
+  method: string,
+  path: string,
+  handle: (u: User, ctx: RequestContext) => Promise<HttpResponse>,
+): Route => ({
+  method,
+  path,
+  access,
+  handler: async (_req, ctx) => handle(await users.get(ctx.params.tenantId!, ctx.params.userId!), ctx),
+});
+
 /** Admin routes for sessions. */
 export function sessionRoutes(sessions: SessionService, users: UserService): Route[] {
   const base = "/admin/v1/tenants/{tenantId}/users/{userId}/sessions";
-  const access = { kind: "tenant", param: "tenantId", scope: "tenant:admin" } as const;
   return [
-    {
-      method: "GET",
-      path: base,
-      access,
-      handler: async (_req, ctx) => {
-        const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
-        return json(200, { sessions: (await sessions.list(u.tenantId, u.id)).map(sessionJson) });
-      },
-    },
-    {
-      method: "DELETE",
-      path: base,
-      access,
-      handler: async (_req, ctx) => {
-        const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
-        const n = await sessions.revokeAll(u.tenantId, u.id);
-        ctx.log.info("sessions revoked", { tenant: u.tenantId, user_id: u.id, count: n });
-        return json(200, { revoked: n });
-      },
-    },
+    userRoute(users, "GET", base, async (u) =>
+      json(200, { sessions: (await sessions.list(u.tenantId, u.id)).map(sessionJson) }),
+    ),
+    userRoute(users, "DELETE", base, async (u, ctx) => {
+      const n = await sessions.revokeAll(u.tenantId, u.id);
+      ctx.log.info("sessions revoked", { tenant: u.tenantId, user_id: u.id, count: n });
+      return json(200, { revoked: n });
+    }),
     {
       method: "DELETE",
       path: `${base}/{sessionId}`,
@@ -109,32 +113,19 @@ export const consentJson = (c: Consent) => ({
 /** Admin routes for a user's remembered consents. */
 export function consentRoutes(consents: ConsentService, users: UserService): Route[] {
   const base = "/admin/v1/tenants/{tenantId}/users/{userId}/consents";
-  const access = { kind: "tenant", param: "tenantId", scope: "tenant:admin" } as const;
   return [
-    {
-      method: "GET",
-      path: base,
-      access,
-      handler: async (_req, ctx) => {
-        const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
-        return json(200, { consents: (await consents.list(u.tenantId, u.id)).map(consentJson) });
-      },
-    },
-    {
-      method: "DELETE",
-      path: `${base}/{clientId}`,
-      access,
-      handler: async (_req, ctx) => {
-        const u = await users.get(ctx.params.tenantId!, ctx.params.userId!);
-        const families = await consents.revoke(u.tenantId, u.id, ctx.params.clientId!);
-        ctx.log.info("consent revoked", {
-          tenant: u.tenantId,
-          user_id: u.id,
-          client_id: ctx.params.clientId,
-          refresh_families_revoked: families,
-        });
-        return noContent();
-      },
-    },
+    userRoute(users, "GET", base, async (u) =>
+      json(200, { consents: (await consents.list(u.tenantId, u.id)).map(consentJson) }),
+    ),
+    userRoute(users, "DELETE", `${base}/{clientId}`, async (u, ctx) => {
+      const families = await consents.revoke(u.tenantId, u.id, ctx.params.clientId!);
+      ctx.log.info("consent revoked", {
+        tenant: u.tenantId,
+        user_id: u.id,
+        client_id: ctx.params.clientId,
+        refresh_families_revoked: families,
+      });
+      return noContent();
+    }),
   ];
 }

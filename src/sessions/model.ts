@@ -2,6 +2,7 @@
  * Sign-in state: browser sessions, authorization codes, refresh-token families, login transactions
  * ("interactions"), failed-login counters and remembered consents. Times are epoch ms.
  */
+import { hashSecret } from "../shared/ids.ts";
 
 /** A browser session, created at sign-in; the cookie carries `<id>.<secret>`, only the hash is stored. */
 export interface Session {
@@ -53,6 +54,11 @@ export interface AuthorizationCode {
   readonly issuedJti?: string;
   readonly issuedJtiExpiresAt?: number;
   readonly issuedFamilyId?: string;
+  /**
+   * Until when a redeemed code is kept and a replay of it reported (`first: false`), also after
+   * `expiresAt`: as long as what it issued may live (CodeIssue.retainUntil).
+   */
+  readonly retainUntil?: number;
 }
 
 /** A refresh-token family: one chain of rotated tokens; only the current token's hash is valid. */
@@ -81,6 +87,26 @@ export interface CodeIssue {
   readonly jtiExpiresAt: number;
   /** Id of the refresh-token family (only with `offline_access`). */
   readonly familyId?: string;
+  /**
+   * How long the redeemed code is kept so that a replay, even after the code's expiry, still finds
+   * and revokes what it issued: the refresh family's lifetime when there is one.
+   * @default jtiExpiresAt (never before the code's own expiry)
+   */
+  readonly retainUntil?: number;
+}
+
+/**
+ * The reference to a refresh-token family that its access tokens carry (claim `fid`): base64url
+ * SHA-256 of the family id. Not the id itself: the id is the public half of the refresh token, and a
+ * resource server that sees the access token could otherwise forge a "reused" refresh token of the
+ * family (a public client's) and so revoke it. The store keeps a revocation marker under it.
+ */
+export const familyRef = (familyId: string): string => hashSecret(`fid:${familyId}`);
+
+/** A fixed-window counter (email-step rate limit): hits in the window and when the window ends. */
+export interface WindowCount {
+  readonly count: number;
+  readonly windowEndsAt: number;
 }
 
 /** A user's remembered consent to one client: the scopes granted so far (union of approvals). */

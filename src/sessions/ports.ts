@@ -11,6 +11,7 @@ import type {
   Session,
   SessionPolicy,
   ThrottleState,
+  WindowCount,
 } from "./model.ts";
 
 export interface SessionStore {
@@ -34,7 +35,9 @@ export interface CodeStore {
   /**
    * Atomically marks the code redeemed at `at` AND records what this redemption will issue, in one
    * conditional write. Returns the code and whether THIS call redeemed it (`first: false` on replay,
-   * with the first redemption's `issued*` fields); undefined when unknown or expired at `at`.
+   * with the first redemption's `issued*` fields); undefined when unknown, when not redeemed and
+   * expired at `at`, or when redeemed and past its `retainUntil` (a replay after the code's expiry
+   * is still reported while what the first redemption issued may live).
    */
   redeemCode(
     codeHash: string,
@@ -57,9 +60,15 @@ export interface RefreshTokenStore {
   rotateFamily(id: string, expectedHash: string, nextHash: string, at: number): Promise<boolean>;
   /**
    * Idempotent. An id that does not exist (yet) is remembered as revoked, so a family created later
-   * under it is born revoked.
+   * under it is born revoked. Also marks `familyRef(id)` revoked (see {@link isFamilyRevoked}).
    */
   revokeFamily(id: string, at: number): Promise<void>;
+  /**
+   * Whether the family referenced by `ref` (= `familyRef(id)`, the `fid` claim of its access
+   * tokens) was revoked: one point read. Kept for at least a day after the revocation, longer than
+   * any access token lives (PORTCULLIS_TOKEN_MAX_LIFETIME ≤ 1 day).
+   */
+  isFamilyRevoked(ref: string, now: number): Promise<boolean>;
 }
 
 export interface InteractionStore {
@@ -79,6 +88,14 @@ export interface ThrottleStore {
     policy: (failures: number) => { lockedUntil: number; expiresAt: number },
   ): Promise<ThrottleState>;
   clearThrottle(key: string): Promise<void>;
+  /**
+   * Counts one hit of `key` in a fixed window, atomically (concurrent hits all count, none fails):
+   * a live window (`windowEndsAt > now`) is incremented and keeps its end; a missing or ended one is
+   * replaced by a window of `windowMs` from `now` with count 1. The counter shares the keyspace of
+   * the failure counters (`getThrottle` reports `failures` = count, `clearThrottle` clears it).
+   * May throw a `rate_limited` DomainError if it cannot settle under extreme contention.
+   */
+  hitWindow(key: string, now: number, windowMs: number): Promise<WindowCount>;
 }
 
 /** Remembered consent per (tenant, user, client). */

@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../shared/clock.ts";
 import { notFound, validationError } from "../shared/errors.ts";
-import { constantTimeEqual, hashSecret, type IdGenerator, newSecret } from "../shared/ids.ts";
+import { constantTimeEqual, hashSecret, type IdGenerator, newSecret, ULID_RE } from "../shared/ids.ts";
 import type { Session, SessionPolicy } from "./model.ts";
 import type { SessionStore } from "./ports.ts";
 
@@ -125,6 +125,7 @@ export class SessionService {
 
   /** Revokes one session of the user; `not_found` if it is not theirs. */
   async revoke(tenantId: string, userId: string, sessionId: string): Promise<void> {
+    if (!ULID_RE.test(sessionId)) throw notFound("Session not found.");
     const s = await this.#d.store.getSession(sessionId);
     if (!s || s.tenantId !== tenantId || s.userId !== userId) throw notFound("Session not found.");
     await this.#d.store.revokeSession(tenantId, sessionId, this.#d.clock.now());

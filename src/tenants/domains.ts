@@ -10,6 +10,7 @@
 import { domainToASCII } from "node:url";
 import type { Clock } from "../shared/clock.ts";
 import { notFound, validationError } from "../shared/errors.ts";
+import { ULID_RE } from "../shared/ids.ts";
 import type { TenantDomainStore, TenantStore } from "./ports.ts";
 
 /** Most domains one tenant may hold (one transaction claims and releases them together). */
@@ -64,6 +65,8 @@ export class TenantDomainService {
   }
 
   async #tenant(tenantId: string) {
+    // Tenant ids are ULIDs: anything else (e.g. an oversized path parameter) is not found.
+    if (!ULID_RE.test(tenantId)) throw notFound("Tenant not found.");
     const t = await this.#d.tenants.getTenant(tenantId);
     if (!t) throw notFound("Tenant not found.");
     return t;

@@ -11,6 +11,14 @@ import { isoTime } from "../shared/clock.ts";
 import type { User } from "./model.ts";
 import type { UserService } from "./service.ts";
 
+/**
+ * What a user change did, for the route-edge audit (`HttpResponse.meta`): `disabled_now` when this
+ * request disabled the user (and so revoked their sessions), not when they were disabled already.
+ */
+export interface UserChangeMeta {
+  readonly disabled_now: boolean;
+}
+
 const text = z
   .string()
   .trim()
@@ -109,9 +117,10 @@ export function userRoutes(users: UserService): Route[] {
       access,
       handler: async (req, ctx) => {
         const body = parseJsonBody(req, updateBody);
-        const u = await users.update(ctx.params.tenantId!, ctx.params.userId!, body);
+        const { user: u, disabledNow } = await users.change(ctx.params.tenantId!, ctx.params.userId!, body);
         ctx.log.info("user updated", { tenant: u.tenantId, user_id: u.id });
-        return json(200, userJson(u));
+        const meta: UserChangeMeta = { disabled_now: disabledNow };
+        return { ...json(200, userJson(u)), meta };
       },
     },
     {
@@ -119,9 +128,12 @@ export function userRoutes(users: UserService): Route[] {
       path: `${base}/{userId}/disable`,
       access,
       handler: async (_req, ctx) => {
-        const u = await users.disable(ctx.params.tenantId!, ctx.params.userId!);
+        const { user: u, disabledNow } = await users.change(ctx.params.tenantId!, ctx.params.userId!, {
+          disabled: true,
+        });
         ctx.log.info("user disabled", { tenant: u.tenantId, user_id: u.id });
-        return json(200, userJson(u));
+        const meta: UserChangeMeta = { disabled_now: disabledNow };
+        return { ...json(200, userJson(u)), meta };
       },
     },
     {

@@ -4,7 +4,7 @@
  */
 import type { Clock } from "../shared/clock.ts";
 import { notFound, validationError } from "../shared/errors.ts";
-import type { IdGenerator } from "../shared/ids.ts";
+import { type IdGenerator, ULID_RE } from "../shared/ids.ts";
 import type { Page } from "../tenants/model.ts";
 import { emailKeyOf, type User } from "./model.ts";
 import { DEFAULT_SCRYPT, hashPassword, needsRehash, type ScryptParams, verifyPassword } from "./password.ts";
@@ -85,6 +85,9 @@ export class UserService {
   }
 
   async get(tenantId: string, userId: string): Promise<User> {
+    // User ids are ULIDs: anything else (e.g. an oversized path parameter, which DynamoDB would
+    // refuse as a key) is simply not found.
+    if (!ULID_RE.test(userId)) throw notFound("User not found.");
     const u = await this.#d.store.getUser(tenantId, userId);
     if (!u) throw notFound("User not found.");
     return u;
@@ -100,6 +103,18 @@ export class UserService {
   }
 
   async update(tenantId: string, userId: string, input: UserInput): Promise<User> {
+    return (await this.change(tenantId, userId, input)).user;
+  }
+
+  /**
+   * Like {@link update}, and says whether this call disabled the user (the transition from
+   * enabled; the user's sessions were revoked): false when they were disabled already.
+   */
+  async change(
+    tenantId: string,
+    userId: string,
+    input: UserInput,
+  ): Promise<{ user: User; disabledNow: boolean }> {
     const u = await this.get(tenantId, userId);
     if (input.password !== undefined) this.#checkPassword(input.password);
     const email = input.email?.trim();
@@ -118,8 +133,9 @@ export class UserService {
       version: u.version + 1,
     };
     await this.#d.store.updateUser(next);
-    if (next.disabled && !u.disabled) await this.#d.onDisabled?.(tenantId, userId);
-    return next;
+    const disabledNow = next.disabled && !u.disabled;
+    if (disabledNow) await this.#d.onDisabled?.(tenantId, userId);
+    return { user: next, disabledNow };
   }
 
   disable(tenantId: string, userId: string): Promise<User> {

@@ -4,7 +4,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { AuthorizationCode, RefreshFamily, Session } from "../../src/sessions/model.ts";
+import {
+  type AuthorizationCode,
+  familyRef,
+  type RefreshFamily,
+  type Session,
+} from "../../src/sessions/model.ts";
 import type { SignInStore } from "../../src/sessions/ports.ts";
 import { ulidGenerator } from "../../src/shared/ids.ts";
 
@@ -101,8 +106,33 @@ export function describeSignInStore(name: string, make: MakeSignInStore): void {
         redeemedAt: T0 + 1,
       });
       const issue = { jti: "j4", jtiExpiresAt: T0 + 1 };
-      expect(await s.redeemCode(code.codeHash, T0 + 60_000, issue)).toBeUndefined();
+      // Once redeemed, a replay is reported after the code's expiry too (its tokens still live),
+      // until the access token has expired (the default of `retainUntil`).
+      expect(await s.redeemCode(code.codeHash, T0 + 60_000, issue)).toMatchObject({
+        first: false,
+        code: { issuedJti: won.issuedJti, issuedFamilyId: won.issuedFamilyId },
+      });
+      expect(await s.redeemCode(code.codeHash, T0 + 599_999, issue)).toMatchObject({ first: false });
+      expect(await s.redeemCode(code.codeHash, T0 + 600_000, issue)).toBeUndefined();
       expect(await s.redeemCode(rid(), T0, issue)).toBeUndefined();
+      // An unredeemed code is dead at its expiry.
+      const late = { ...code, codeHash: rid() };
+      await s.createCode(late);
+      expect(await s.redeemCode(late.codeHash, T0 + 60_000, issue)).toBeUndefined();
+      // `retainUntil` (the refresh family's lifetime) keeps the replay detectable longer.
+      const kept = { ...code, codeHash: rid() };
+      await s.createCode(kept);
+      await s.redeemCode(kept.codeHash, T0 + 1, {
+        jti: "j6",
+        jtiExpiresAt: T0 + 600_000,
+        familyId: "f6",
+        retainUntil: T0 + 30 * 86400_000,
+      });
+      expect(await s.redeemCode(kept.codeHash, T0 + 29 * 86400_000, issue)).toMatchObject({
+        first: false,
+        code: { issuedJti: "j6", issuedFamilyId: "f6" },
+      });
+      expect(await s.redeemCode(kept.codeHash, T0 + 30 * 86400_000, issue)).toBeUndefined();
       // Without a family id, none is recorded.
       const plain = { ...code, codeHash: rid() };
       await s.createCode(plain);
@@ -137,8 +167,12 @@ export function describeSignInStore(name: string, make: MakeSignInStore): void {
         s.rotateFamily(f.id, "h1", "h2b", T0),
       ]);
       expect(both.filter(Boolean).length).toBe(1);
+      expect(await s.isFamilyRevoked(familyRef(f.id), T0)).toBe(false);
       await s.revokeFamily(f.id, T0 + 5);
       await s.revokeFamily(f.id, T0 + 9);
+      // Access tokens of the family carry familyRef(id): they are revoked with it.
+      expect(await s.isFamilyRevoked(familyRef(f.id), T0 + 10)).toBe(true);
+      expect(await s.isFamilyRevoked(f.id, T0 + 10)).toBe(false);
       const cur = await s.getFamily(f.id);
       expect(cur?.revokedAt).toBe(T0 + 5);
       expect(await s.rotateFamily(f.id, cur!.currentHash, "h3", T0)).toBe(false);
@@ -167,6 +201,7 @@ export function describeSignInStore(name: string, make: MakeSignInStore): void {
       const early = rid();
       await s.revokeFamily(early, T0 + 3);
       expect(await s.getFamily(early)).toBeUndefined();
+      expect(await s.isFamilyRevoked(familyRef(early), T0 + 3)).toBe(true);
       await s.createFamily(fam(early, "c1"));
       const born = await s.getFamily(early);
       expect(born).toMatchObject({ id: early, currentHash: `h-${early}`, revokedAt: T0 + 3 });
@@ -251,6 +286,27 @@ export function describeSignInStore(name: string, make: MakeSignInStore): void {
       ).toBe(1);
       await s.clearThrottle(k);
       expect(await s.getThrottle(k, T0)).toBeUndefined();
+    });
+
+    it("window counters: atomic under concurrency, one window per key, a stale window resets once", async () => {
+      const s = await make();
+      const k = `email:ip:${rid()}`;
+      const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+      const burst = await Promise.all(range(50).map(() => s.hitWindow(k, T0, 60_000)));
+      expect(burst.map((c) => c.count).sort((a, b) => a - b)).toEqual(range(50));
+      expect(new Set(burst.map((c) => c.windowEndsAt))).toEqual(new Set([T0 + 60_000]));
+      // Later in the window: the same window, which never slides.
+      expect(await s.hitWindow(k, T0 + 59_999, 60_000)).toEqual({ count: 51, windowEndsAt: T0 + 60_000 });
+      // The window is over: concurrent hits open exactly one new window and count in it.
+      const next = await Promise.all(range(20).map(() => s.hitWindow(k, T0 + 60_000, 30_000)));
+      expect(next.map((c) => c.count).sort((a, b) => a - b)).toEqual(range(20));
+      expect(new Set(next.map((c) => c.windowEndsAt))).toEqual(new Set([T0 + 90_000]));
+      // A long-stale counter (TTL not yet applied) resets too.
+      expect(await s.hitWindow(k, T0 + 86400_000, 1000)).toEqual({ count: 1, windowEndsAt: T0 + 86401_000 });
+      // Seen through getThrottle like a failure counter; cleared like one.
+      expect((await s.getThrottle(k, T0 + 86400_000))?.failures).toBe(1);
+      await s.clearThrottle(k);
+      expect(await s.hitWindow(k, T0 + 86400_500, 1000)).toEqual({ count: 1, windowEndsAt: T0 + 86401_500 });
     });
   });
 }

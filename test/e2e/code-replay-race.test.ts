@@ -6,20 +6,27 @@
  * hands out afterwards must already be dead: refresh → invalid_grant, introspection → inactive,
  * userinfo → 401.
  */
-import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalPlatform, startLocalPlatform } from "../../functions/_shared/platform.ts";
+import type { LocalPlatform } from "../../functions/_shared/platform.ts";
 import type { SignInStore } from "../../src/sessions/ports.ts";
-import { createLogger } from "../../src/shared/logger.ts";
-import { dynamoDbEndpoint } from "../support/dynamodb.ts";
-import { FormBrowser, signIn } from "./signin-helpers.ts";
+import {
+  type AdminCall,
+  adminOf,
+  basicAuth,
+  CB,
+  createUser,
+  FormBrowser,
+  type Json,
+  PASSWORD,
+  pkceAuthorizeUrl,
+  postClient,
+  signIn,
+  startPlatform,
+  userinfoStatus,
+} from "./signin-helpers.ts";
 
 const ADMIN = "admin-key-for-code-race-e2e";
-const PASSWORD = "correct horse battery staple";
-const CB = "http://127.0.0.1:1/callback";
-
-// biome-ignore lint/suspicious/noExplicitAny: JSON response bodies, inspected by the assertions
-type Json = Record<string, any>;
+const SCOPE = "openid email offline_access";
 
 /** Where the first redemption waits: right after the code is spent, or after the family exists. */
 type PausePoint = "redeemCode" | "createFamily";
@@ -80,43 +87,26 @@ function pausing(store: SignInStore, pause: Pause): SignInStore {
 
 describe.each(["memory", "dynamodb"] as const)("authorization code replay race (store %s)", (store) => {
   let p: LocalPlatform;
+  let admin: AdminCall;
   let tenantId: string;
   let client: Json;
   const pause = new Pause();
+  /** Added to the platform's clock (ms): moves codes past their expiry. */
+  let skew = 0;
 
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${p.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { "content-type": "application/json" } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
-  };
+  /** A form POST authenticated as the client. */
   const post = async (path: string, form: Record<string, string>) => {
     const res = await fetch(`${p.url}${path}`, {
       method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString("base64")}`,
-      },
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuth(client) },
       body: new URLSearchParams(form).toString(),
     });
     return { status: res.status, body: (await res.json()) as Json };
   };
   /** Signs in through the pages; returns a fresh code and its PKCE verifier. */
   const freshCode = async () => {
-    const verifier = randomBytes(32).toString("base64url");
-    const q = new URLSearchParams({
-      client_id: client.client_id,
-      redirect_uri: CB,
-      response_type: "code",
-      scope: "openid email offline_access",
-      state: randomBytes(8).toString("hex"),
-      code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-      code_challenge_method: "S256",
-    });
-    const done = await signIn(new FormBrowser(p.url), `/oauth/authorize?${q}`, "race@acme.test", PASSWORD);
+    const { url, verifier } = pkceAuthorizeUrl(client.client_id, SCOPE);
+    const done = await signIn(new FormBrowser(p.url), url, "race@acme.test", PASSWORD);
     expect(done.status, done.body).toBe(303);
     const code = new URL(done.location!).searchParams.get("code");
     expect(code).toBeTruthy();
@@ -124,43 +114,88 @@ describe.each(["memory", "dynamodb"] as const)("authorization code replay race (
   };
 
   beforeAll(async () => {
-    const env: NodeJS.ProcessEnv = {
-      PORTCULLIS_ADMIN_KEY: ADMIN,
-      PORTCULLIS_STORE: store,
-      PORTCULLIS_LOG_LEVEL: "silent",
-      PORTCULLIS_KEY_PUBLISH_SECONDS: "0",
-      PORTCULLIS_PASSWORD_SCRYPT_LN: "12",
-    };
-    if (store === "dynamodb") {
-      env.PORTCULLIS_DYNAMODB_ENDPOINT = dynamoDbEndpoint();
-      env.PORTCULLIS_TABLE_PREFIX = `e2e-race-${Math.random().toString(36).slice(2, 10)}`;
-    }
-    p = await startLocalPlatform({
-      env,
-      port: 0,
-      seed: false,
-      log: createLogger({ level: "silent" }),
+    p = await startPlatform(store, {
+      adminKey: ADMIN,
+      tablePrefix: "e2e-race",
       wrapSignInStore: (s) => pausing(s, pause),
+      clock: { now: () => Date.now() + skew },
     });
+    admin = adminOf(p, ADMIN);
     tenantId = (await admin("POST", "/admin/v1/tenants", { name: "acme" })).body.id;
-    const u = await admin("POST", `/admin/v1/tenants/${tenantId}/users`, {
-      email: "race@acme.test",
-      name: "Racer",
-      password: PASSWORD,
-    });
-    expect(u.status).toBe(201);
-    const c = await admin("POST", `/admin/v1/tenants/${tenantId}/clients`, {
-      client_name: "Console",
-      grant_types: ["authorization_code", "refresh_token"],
-      redirect_uris: [CB],
-      scope: "openid email offline_access",
-    });
+    await createUser(admin, tenantId, "race@acme.test", "Racer");
+    const c = await postClient(admin, tenantId, { client_name: "Console", scope: SCOPE });
     expect(c.status).toBe(201);
     client = c.body;
     expect(client.client_secret).toBeTruthy();
   });
   afterAll(async () => {
     await p?.close();
+  });
+
+  /** Introspection and userinfo of an access token: `[active, userinfo status]`. */
+  const accessState = async (accessToken: string) => {
+    const introspected = await post("/oauth/introspect", { token: accessToken });
+    expect(introspected.status).toBe(200);
+    return [introspected.body.active, await userinfoStatus(p.url, accessToken)] as const;
+  };
+  const redeem = (code: string, verifier: string) =>
+    post("/oauth/token", {
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: CB,
+      code_verifier: verifier,
+    });
+  const refreshWith = (refreshToken: string) =>
+    post("/oauth/token", { grant_type: "refresh_token", refresh_token: refreshToken });
+
+  it("a replay revokes the access tokens of refreshes made before it, not only the first one", async () => {
+    const { code, verifier } = await freshCode();
+    const first = await redeem(code, verifier);
+    expect(first.status).toBe(200);
+    const r1 = await refreshWith(first.body.refresh_token);
+    expect(r1.status).toBe(200);
+    const r2 = await refreshWith(r1.body.refresh_token);
+    expect(r2.status).toBe(200);
+    expect(await accessState(r1.body.access_token)).toEqual([true, 200]);
+    expect(await accessState(r2.body.access_token)).toEqual([true, 200]);
+    const replay = await redeem(code, verifier);
+    expect(replay.body.error).toBe("invalid_grant");
+    // Every token based on the code is dead (RFC 6749 §4.1.2).
+    for (const t of [first, r1, r2]) expect(await accessState(t.body.access_token)).toEqual([false, 401]);
+    expect((await refreshWith(r2.body.refresh_token)).body.error).toBe("invalid_grant");
+  });
+
+  it("revoking the refresh token (RFC 7009) also ends the access tokens of its family", async () => {
+    const { code, verifier } = await freshCode();
+    const first = await redeem(code, verifier);
+    const r1 = await refreshWith(first.body.refresh_token);
+    expect(r1.status).toBe(200);
+    const revoked = await fetch(`${p.url}/oauth/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuth(client) },
+      body: new URLSearchParams({ token: r1.body.refresh_token }).toString(),
+    });
+    expect(revoked.status).toBe(200);
+    expect(await accessState(first.body.access_token)).toEqual([false, 401]);
+    expect(await accessState(r1.body.access_token)).toEqual([false, 401]);
+  });
+
+  it("a replay after the code expired still revokes what it issued", async () => {
+    const { code, verifier } = await freshCode();
+    const first = await redeem(code, verifier);
+    expect(first.status).toBe(200);
+    const r1 = await refreshWith(first.body.refresh_token);
+    expect(r1.status).toBe(200);
+    skew += 120_000; // codes live 60 s; access tokens 10 min
+    try {
+      const replay = await redeem(code, verifier);
+      expect(replay.body.error).toBe("invalid_grant");
+      expect(await accessState(first.body.access_token)).toEqual([false, 401]);
+      expect(await accessState(r1.body.access_token)).toEqual([false, 401]);
+      expect((await refreshWith(r1.body.refresh_token)).body.error).toBe("invalid_grant");
+    } finally {
+      skew -= 120_000;
+    }
   });
 
   it.each([
@@ -189,10 +224,7 @@ describe.each(["memory", "dynamodb"] as const)("authorization code replay race (
     const introspected = await post("/oauth/introspect", { token: issued.body.access_token });
     expect(introspected.status).toBe(200);
     expect(introspected.body).toEqual({ active: false });
-    const userinfo = await fetch(`${p.url}/oauth/userinfo`, {
-      headers: { authorization: `Bearer ${issued.body.access_token}` },
-    });
-    expect(userinfo.status).toBe(401);
+    expect(await userinfoStatus(p.url, issued.body.access_token)).toBe(401);
   });
 
   it("without a replay the same code's tokens live (the pause itself changes nothing)", async () => {

@@ -7,31 +7,33 @@
  * the right tenant, actor, subject, resource, request id, decision and reason; failures never name
  * the account tried; no event contains a password, session cookie, code or token.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalPlatform, startLocalPlatform } from "../../functions/_shared/platform.ts";
+import type { LocalPlatform } from "../../functions/_shared/platform.ts";
 import type { AuditEvent } from "../../src/audit/events.ts";
 import { findSecrets } from "../../src/audit/redact.ts";
 import { deleteTables } from "../../src/shared/dynamodb.ts";
-import { createLogger } from "../../src/shared/logger.ts";
 import { tableNames } from "../../src/shared/tables.ts";
-import { dynamoDbEndpoint } from "../support/dynamodb.ts";
-import { FormBrowser, hiddenFields, signIn } from "./signin-helpers.ts";
+import {
+  AFTER_LOGOUT,
+  basicAuth,
+  CB,
+  FormBrowser,
+  hiddenFields,
+  type Json,
+  PASSWORD,
+  pkceAuthorizeUrl,
+  signIn,
+  startPlatform,
+} from "./signin-helpers.ts";
 
 const ADMIN = "admin-key-for-signin-audit-e2e";
-const PASSWORD = "correct horse battery staple";
 const WRONG = "wrong horse battery staple";
-const CB = "http://127.0.0.1:1/callback";
-const AFTER_LOGOUT = "http://127.0.0.1:1/signed-out";
 const SCOPE = "openid email offline_access";
-
-// biome-ignore lint/suspicious/noExplicitAny: JSON response bodies, inspected by the assertions
-type Json = Record<string, any>;
 
 describe.each(["memory", "dynamodb"] as const)("sign-in audit events (store %s)", (store) => {
   let p: LocalPlatform;
-  let prefix: string | undefined;
   let tenantId: string;
   let alice: Json;
   let first: Json;
@@ -48,8 +50,7 @@ describe.each(["memory", "dynamodb"] as const)("sign-in audit events (store %s)"
     opts: { body?: unknown; form?: Record<string, string>; basic?: Json } = {},
   ) => {
     const headers: Record<string, string> = { "user-agent": ua };
-    if (opts.basic)
-      headers.authorization = `Basic ${Buffer.from(`${opts.basic.client_id}:${opts.basic.client_secret}`).toString("base64")}`;
+    if (opts.basic) headers.authorization = basicAuth(opts.basic);
     else headers.authorization = `Bearer ${ADMIN}`;
     let body: string | undefined;
     if (opts.body !== undefined) {
@@ -63,21 +64,8 @@ describe.each(["memory", "dynamodb"] as const)("sign-in audit events (store %s)"
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
   };
-  const authUrl = (c: Json, extra: Record<string, string> = {}) => {
-    const verifier = randomBytes(32).toString("base64url");
-    const q = new URLSearchParams({
-      client_id: c.client_id,
-      redirect_uri: CB,
-      response_type: "code",
-      scope: SCOPE,
-      state: randomBytes(8).toString("hex"),
-      nonce: randomBytes(8).toString("hex"),
-      code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-      code_challenge_method: "S256",
-      ...extra,
-    });
-    return { url: `/oauth/authorize?${q}`, verifier };
-  };
+  const authUrl = (c: Json, extra: Record<string, string> = {}) =>
+    pkceAuthorizeUrl(c.client_id, SCOPE, { nonce: randomBytes(8).toString("hex"), ...extra });
   const browser = (ua: string) => {
     const b = new FormBrowser(p.url);
     b.userAgent = ua;
@@ -97,19 +85,7 @@ describe.each(["memory", "dynamodb"] as const)("sign-in audit events (store %s)"
     signIn(browser(ua), authUrl(first).url, email, password);
 
   beforeAll(async () => {
-    const env: NodeJS.ProcessEnv = {
-      PORTCULLIS_ADMIN_KEY: ADMIN,
-      PORTCULLIS_STORE: store,
-      PORTCULLIS_LOG_LEVEL: "silent",
-      PORTCULLIS_KEY_PUBLISH_SECONDS: "0",
-      PORTCULLIS_PASSWORD_SCRYPT_LN: "12",
-    };
-    if (store === "dynamodb") {
-      env.PORTCULLIS_DYNAMODB_ENDPOINT = dynamoDbEndpoint();
-      prefix = `e2e-signin-audit-${Math.random().toString(36).slice(2, 10)}`;
-      env.PORTCULLIS_TABLE_PREFIX = prefix;
-    }
-    p = await startLocalPlatform({ env, port: 0, seed: false, log: createLogger({ level: "silent" }) });
+    p = await startPlatform(store, { adminKey: ADMIN, tablePrefix: "e2e-signin-audit" });
 
     // Setup: a tenant, a user, a first-party and a third-party client.
     tenantId = (await call("setup", "POST", "/admin/v1/tenants", { body: { name: "acme" } })).body.id;
@@ -205,12 +181,15 @@ describe.each(["memory", "dynamodb"] as const)("sign-in audit events (store %s)"
     );
     // disable: the admin disables the user, which ends her sessions.
     expect((await call("disable", "POST", `${base}/disable`)).status).toBe(200);
+    // Disabling an already disabled user (either route) revokes nothing: no session.revoked.
+    expect((await call("disable-again", "POST", `${base}/disable`)).status).toBe(200);
+    expect((await call("patch-disabled", "PATCH", base, { body: { disabled: true } })).status).toBe(200);
     expect(secrets.every((s) => typeof s === "string" && s.length >= 8)).toBe(true);
   }, 120_000);
 
   afterAll(async () => {
     const client = p?.container.dynamodb;
-    if (client && prefix) await deleteTables(client, tableNames(prefix)).catch(() => undefined);
+    if (client) await deleteTables(client, tableNames(p.container.config.tablePrefix)).catch(() => undefined);
     await p?.close();
   });
 
@@ -255,6 +234,8 @@ describe.each(["memory", "dynamodb"] as const)("sign-in audit events (store %s)"
       },
       "consent-revoke": { "consent.revoked/success": 1 },
       disable: { "user.updated/success": 1, "session.revoked/success": 1 },
+      "disable-again": { "user.updated/success": 1 },
+      "patch-disabled": { "user.updated/success": 1 },
     };
     await expect.poll(async () => byStep(await events()), { timeout: 10_000 }).toEqual(expected);
   });

@@ -8,63 +8,62 @@
 import { decodeJwt } from "jose";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalPlatform, startLocalPlatform } from "../../functions/_shared/platform.ts";
-import { createLogger } from "../../src/shared/logger.ts";
-import { dynamoDbEndpoint } from "../support/dynamodb.ts";
-import { FormBrowser, type Hop, hiddenFields, signIn } from "./signin-helpers.ts";
+import type { LocalPlatform } from "../../functions/_shared/platform.ts";
+import {
+  type AdminCall,
+  adminOf,
+  auditEvents,
+  authRequest,
+  CB,
+  createUser,
+  emailPage,
+  FormBrowser,
+  type Hop,
+  hiddenFields,
+  type Json,
+  PASSWORD,
+  postClient,
+  redeemCallback,
+  relyingParty,
+  SCOPE,
+  signIn,
+  signInAndRedeem,
+  startPlatform,
+} from "./signin-helpers.ts";
 
 const ADMIN = "admin-key-for-organizations-e2e";
-const PASSWORD = "correct horse battery staple";
-const CB = "http://127.0.0.1:1/callback";
-const SCOPE = "openid profile email offline_access";
 const ORG_NOT_FOUND =
   "We couldn&#39;t find your organization. Check the email address, or ask your administrator for your organization&#39;s sign-in link.";
 const LOGIN_FAILED = "The email address or password is incorrect.";
 
-// biome-ignore lint/suspicious/noExplicitAny: JSON response bodies, inspected by the assertions
-type Json = Record<string, any>;
+/** The multi-tenant client of the email step rate limit tests. */
+const WORKSPACE = { client_name: "Workspace", scope: SCOPE, organization_usage: "require" };
 
 const alertOf = (h: string) => /<p class="error" role="alert" id="form-error">([^<]*)<\/p>/.exec(h)?.[1];
 
-async function platform(store: "memory" | "dynamodb", extra: NodeJS.ProcessEnv = {}): Promise<LocalPlatform> {
-  const env: NodeJS.ProcessEnv = {
-    PORTCULLIS_ADMIN_KEY: ADMIN,
-    PORTCULLIS_STORE: store,
-    PORTCULLIS_LOG_LEVEL: "silent",
-    PORTCULLIS_KEY_PUBLISH_SECONDS: "0",
-    PORTCULLIS_PASSWORD_SCRYPT_LN: "12",
-    ...extra,
-  };
-  if (store === "dynamodb") {
-    env.PORTCULLIS_DYNAMODB_ENDPOINT = dynamoDbEndpoint();
-    env.PORTCULLIS_TABLE_PREFIX = `e2e-orgs-${Math.random().toString(36).slice(2, 10)}`;
-  }
-  return startLocalPlatform({ env, port: 0, seed: false, log: createLogger({ level: "silent" }) });
-}
+const platform = (store: "memory" | "dynamodb", env: NodeJS.ProcessEnv = {}) =>
+  startPlatform(store, { adminKey: ADMIN, tablePrefix: "e2e-orgs", env });
 
-/** Admin API calls against one platform, with any bearer credential. */
-function adminOf(p: LocalPlatform) {
-  return async (method: string, path: string, body?: unknown, bearer = ADMIN) => {
-    const res = await fetch(`${p.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${bearer}`,
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      type: res.headers.get("content-type"),
-      body: (text ? JSON.parse(text) : {}) as Json,
-    };
-  };
+/**
+ * Registers a client (`client`: its registration) in a tenant of the platform `q` and opens, in a
+ * fresh browser, the email page of an authorization request of it (`extra`: request parameters).
+ */
+async function emailFormOf(
+  q: LocalPlatform,
+  tenantId: string,
+  client: Json,
+  extra: Record<string, string> = {},
+) {
+  const c = (await postClient(adminOf(q, ADMIN), tenantId, client)).body;
+  const config = await relyingParty(q.url, c);
+  const b = new FormBrowser(q.url);
+  const fields = hiddenFields((await emailPage(b, (await authRequest(config, extra)).url)).body);
+  return { c, config, b, fields };
 }
 
 describe.each(["memory", "dynamodb"] as const)("organizations end to end (store %s)", (store) => {
   let p: LocalPlatform;
-  let admin: ReturnType<typeof adminOf>;
+  let admin: AdminCall;
   let home: string; // the SaaS vendor's tenant: holds the multi-tenant client
   let acme: string;
   let globex: string;
@@ -72,49 +71,14 @@ describe.each(["memory", "dynamodb"] as const)("organizations end to end (store 
   let acmeApp: Json; // a single-tenant client of acme
   let globexApp: Json; // a single-tenant client of globex
   const users: Record<string, string> = {};
-  const insecure = { execute: [oidc.allowInsecureRequests] };
 
   const newTenant = async (name: string) =>
     (await admin("POST", "/admin/v1/tenants", { name })).body.id as string;
-  const newUser = async (tenantId: string, email: string) => {
-    const r = await admin("POST", `/admin/v1/tenants/${tenantId}/users`, {
-      email,
-      name: email.split("@")[0],
-      password: PASSWORD,
-    });
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    return r.body.id as string;
-  };
+  const newUser = async (tenantId: string, email: string) =>
+    (await createUser(admin, tenantId, email, email.split("@")[0]!)).id as string;
   const newClient = async (tenantId: string, extra: Json = {}, bearer = ADMIN) =>
-    admin(
-      "POST",
-      `/admin/v1/tenants/${tenantId}/clients`,
-      {
-        client_name: "Workspace",
-        grant_types: ["authorization_code", "refresh_token"],
-        redirect_uris: [CB],
-        scope: SCOPE,
-        ...extra,
-      },
-      bearer,
-    );
-  const rp = (c: Json) =>
-    oidc.discovery(new URL(p.url), c.client_id, undefined, oidc.ClientSecretBasic(c.client_secret), insecure);
-  const authRequest = async (config: oidc.Configuration, extra: Record<string, string> = {}) => {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CB,
-      scope: SCOPE,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-      state,
-      nonce,
-      ...extra,
-    });
-    return { url: url.toString(), verifier, state, nonce };
-  };
+    postClient(admin, tenantId, { client_name: "Workspace", scope: SCOPE, ...extra }, bearer);
+  const rp = (c: Json) => relyingParty(p.url, c);
   /** Signs in through the pages and redeems the code with openid-client. */
   const login = async (
     c: Json,
@@ -123,15 +87,7 @@ describe.each(["memory", "dynamodb"] as const)("organizations end to end (store 
     b = new FormBrowser(p.url),
   ) => {
     const config = await rp(c);
-    const a = await authRequest(config, extra);
-    const done = await signIn(b, a.url, email, PASSWORD);
-    expect(done.status, done.body).toBe(303);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.location!), {
-      pkceCodeVerifier: a.verifier,
-      expectedState: a.state,
-      expectedNonce: a.nonce,
-      idTokenExpected: true,
-    });
+    const { tokens } = await signInAndRedeem(b, config, email, extra);
     return { config, tokens, browser: b };
   };
   /** Starts a request and submits the email step; returns the answer to the email. */
@@ -147,12 +103,11 @@ describe.each(["memory", "dynamodb"] as const)("organizations end to end (store 
     expect(page.status).toBe(200);
     return { page, answer: await b.post("/oauth/login", { ...hiddenFields(page.body), email }), browser: b };
   };
-  const events = async (tenantId: string, type: string) =>
-    (await admin("GET", `/audit/v1/events?tenant=${tenantId}&type=${type}`)).body.events as Json[];
+  const events = (tenantId: string, type: string) => auditEvents(admin, tenantId, type);
 
   beforeAll(async () => {
     p = await platform(store);
-    admin = adminOf(p);
+    admin = adminOf(p, ADMIN);
     home = await newTenant("saas vendor");
     acme = await newTenant("acme");
     globex = await newTenant("globex");
@@ -328,7 +283,8 @@ describe.each(["memory", "dynamodb"] as const)("organizations end to end (store 
       );
       expect(new URL(silent.location!).searchParams.get("code")).toBeTruthy();
       // ... a hint of another tenant, or of no tenant, does not use the globex session.
-      for (const hint of ["ada@acme.test", "who@unclaimed.test"]) {
+      // A hint without "@" names no organization either (it is unmatched, not "open").
+      for (const hint of ["ada@acme.test", "who@unclaimed.test", "hank"]) {
         const other = await browser.get(
           (await authRequest(config, { prompt: "none", login_hint: hint })).url,
         );
@@ -415,11 +371,7 @@ describe.each(["memory", "dynamodb"] as const)("organizations end to end (store 
       // Without a hint the browser's session (acme) answers, and its tokens are acme's.
       const a = await authRequest(config, { prompt: "none" });
       const silent = await browser.get(a.url);
-      const t = await oidc.authorizationCodeGrant(config, new URL(silent.location!), {
-        pkceCodeVerifier: a.verifier,
-        expectedState: a.state,
-        expectedNonce: a.nonce,
-      });
+      const t = await redeemCallback(config, silent.location, a);
       expect(decodeJwt(t.access_token)).toMatchObject({ sub: users.ada, tenant_id: acme });
       // Single-tenant clients of another tenant do not see it either.
       const globexSilent = await browser.get(
@@ -430,6 +382,47 @@ describe.each(["memory", "dynamodb"] as const)("organizations end to end (store 
       const b2 = (await login(multi, "hank@globex.test", { organization: globex }, browser)).browser;
       const back = await b2.get((await authRequest(config, { prompt: "none", organization: acme })).url);
       expect(new URL(back.location!).searchParams.get("error")).toBe("login_required");
+    });
+  });
+
+  it("a fixed organization stays pinned in a transaction that started from a session (consent)", async () => {
+    // A globex session; a request for globex that needs the consent page starts a transaction from
+    // the session. Its email step must not run discovery: an acme email stays in globex.
+    const { browser } = await login(multi, "hank@globex.test", { organization: globex });
+    const start = await browser.get(
+      (await authRequest(await rp(multi), { organization: globex, prompt: "consent" })).url,
+    );
+    expect(start.location).toMatch(/^\/oauth\/consent\?tx=/);
+    const tx = new URL(start.location!, p.url).searchParams.get("tx")!;
+    const page = await browser.get(`/oauth/login?tx=${encodeURIComponent(tx)}`);
+    expect(page.status).toBe(200);
+    const pw = await browser.post("/oauth/login", { ...hiddenFields(page.body), email: "ada@acme.test" });
+    expect(pw.status).toBe(200);
+    const done = await browser.post("/oauth/login", { ...hiddenFields(pw.body), password: PASSWORD });
+    // ada is not a globex user: the generic failure, no session or code of acme.
+    expect(done.status, done.location).toBe(401);
+    expect(alertOf(done.body)).toBe(LOGIN_FAILED);
+  });
+
+  describe("admin routes with oversized path parameters", () => {
+    it("are 404, never a storage error", async () => {
+      const long = "x".repeat(1100);
+      const veryLong = "y".repeat(2100);
+      const base = `/admin/v1/tenants/${acme}/users`;
+      for (const [method, path] of [
+        ["DELETE", `${base}/${users.ada}/consents/${long}`],
+        ["DELETE", `${base}/${users.ada}/consents/pcc_${long}`],
+        ["GET", `${base}/${long}/consents`],
+        ["DELETE", `${base}/${long}/consents/${multi.client_id}`],
+        ["GET", `${base}/${long}/sessions`],
+        ["DELETE", `${base}/${users.ada}/sessions/${long}`],
+        ["GET", `${base}/${long}`],
+        ["GET", `/admin/v1/tenants/${veryLong}/domains`],
+        ["PUT", `/admin/v1/tenants/${veryLong}/domains`],
+      ] as const) {
+        const r = await admin(method, path, method === "PUT" ? { domains: [] } : undefined);
+        expect(r.status, `${method} ${path.slice(0, 80)}`).toBe(404);
+      }
     });
   });
 
@@ -472,30 +465,11 @@ describe.each(["memory", "dynamodb"] as const)("organizations end to end (store 
     });
 
     it("counts every submission per IP: 429 with Retry-After and a login.throttled event, known domain or not", async () => {
-      const qa = adminOf(q);
+      const qa = adminOf(q, ADMIN);
       const vendor = (await qa("POST", "/admin/v1/tenants", { name: "vendor" })).body.id as string;
       const initech = (await qa("POST", "/admin/v1/tenants", { name: "initech" })).body.id as string;
       await qa("PUT", `/admin/v1/tenants/${initech}/domains`, { domains: ["initech.test"] });
-      const c = (
-        await qa("POST", `/admin/v1/tenants/${vendor}/clients`, {
-          client_name: "Workspace",
-          grant_types: ["authorization_code", "refresh_token"],
-          redirect_uris: [CB],
-          scope: SCOPE,
-          organization_usage: "require",
-        })
-      ).body;
-      const config = await oidc.discovery(
-        new URL(q.url),
-        c.client_id,
-        undefined,
-        oidc.ClientSecretBasic(c.client_secret),
-        insecure,
-      );
-      const b = new FormBrowser(q.url);
-      const start = await b.get((await authRequest(config)).url);
-      const page = await b.get(start.location!);
-      const fields = hiddenFields(page.body);
+      const { c, config, b, fields } = await emailFormOf(q, vendor, WORKSPACE);
       const post = (email: string) => b.post("/oauth/login", { ...fields, email });
       // Four submissions pass (successes count too: a found organization is one of them) ...
       expect((await post("a@unclaimed-1.test")).status).toBe(400);
@@ -513,8 +487,7 @@ describe.each(["memory", "dynamodb"] as const)("organizations end to end (store 
         expect(r.body).not.toContain('name="password"');
       }
       // Reported to the client's tenant (no organization is known yet), without the email.
-      const throttled = async () =>
-        (await qa("GET", `/audit/v1/events?tenant=${vendor}&type=login.throttled`)).body.events as Json[];
+      const throttled = () => auditEvents(qa, vendor, "login.throttled");
       await expect.poll(async () => (await throttled()).length).toBeGreaterThanOrEqual(2);
       const e = (await throttled())[0]!;
       expect(e).toMatchObject({
@@ -528,6 +501,63 @@ describe.each(["memory", "dynamodb"] as const)("organizations end to end (store 
         (await authRequest(config, { login_hint: "c@initech.test", prompt: "none" })).url,
       );
       expect(new URL(hinted.location!).searchParams.get("error")).toBe("login_required");
+    });
+
+    it("does not count the email steps of single-tenant clients or of a fixed organization", async () => {
+      const qa = adminOf(q, ADMIN);
+      const t = (await qa("POST", "/admin/v1/tenants", { name: "umbrella" })).body.id as string;
+      const umbrella = { grant_types: ["authorization_code"], scope: "openid" };
+      const { b, fields } = await emailFormOf(
+        q,
+        t,
+        { ...umbrella, client_name: "Umbrella intranet" },
+        { scope: "openid" },
+      );
+      // More than both limits (4 per IP, 3 per IP + tenant), from an IP that may be over them already.
+      for (let i = 0; i < 6; i++)
+        expect((await b.post("/oauth/login", { ...fields, email: `u${i}@umbrella.test` })).status).toBe(200);
+      // A multi-tenant client's request with `organization` does no discovery: not counted either.
+      const saas = { ...umbrella, client_name: "Umbrella SaaS", organization_usage: "require" };
+      const {
+        config: mConfig,
+        b: b2,
+        fields: fields2,
+      } = await emailFormOf(q, t, saas, { scope: "openid", organization: t });
+      for (let i = 0; i < 6; i++)
+        expect((await b2.post("/oauth/login", { ...fields2, email: `v${i}@elsewhere.test` })).status).toBe(
+          200,
+        );
+      // ... while discovery from this IP is over the limit.
+      const b3 = new FormBrowser(q.url);
+      const fields3 = hiddenFields(
+        (await emailPage(b3, (await authRequest(mConfig, { scope: "openid" })).url)).body,
+      );
+      for (let i = 0; i < 5; i++)
+        await b3.post("/oauth/login", { ...fields3, email: `w${i}@elsewhere.test` });
+      expect((await b3.post("/oauth/login", { ...fields3, email: "z@elsewhere.test" })).status).toBe(429);
+    });
+  });
+
+  describe("email step rate limit under a burst", () => {
+    let r: LocalPlatform;
+    beforeAll(async () => {
+      r = await platform(store); // the default limits: 60 per IP, 30 per IP + tenant, 5 minutes
+    });
+    afterAll(async () => {
+      await r?.close();
+    });
+
+    it("60 parallel submissions from one IP are counted exactly, none fails; the 61st is 429", async () => {
+      const ra = adminOf(r, ADMIN);
+      const vendor = (await ra("POST", "/admin/v1/tenants", { name: "vendor" })).body.id as string;
+      const { b, fields } = await emailFormOf(r, vendor, WORKSPACE);
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          b.post("/oauth/login", { ...fields, email: `x${i}@unclaimed-burst.test` }).then((h) => h.status),
+        ),
+      );
+      expect(statuses.filter((s) => s !== 400)).toEqual([]);
+      expect((await b.post("/oauth/login", { ...fields, email: "y@unclaimed-burst.test" })).status).toBe(429);
     });
   });
 });

@@ -9,51 +9,44 @@ import { createHash } from "node:crypto";
 import { decodeJwt } from "jose";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalPlatform, startLocalPlatform } from "../../functions/_shared/platform.ts";
-import { createLogger } from "../../src/shared/logger.ts";
-import { dynamoDbEndpoint } from "../support/dynamodb.ts";
-import { FormBrowser, hiddenFields, signIn } from "./signin-helpers.ts";
+import type { LocalPlatform } from "../../functions/_shared/platform.ts";
+import {
+  type AdminCall,
+  AFTER_LOGOUT,
+  adminOf,
+  auditEvents,
+  authRequest,
+  basicAuth,
+  CB,
+  createUser,
+  emailPage,
+  FormBrowser,
+  hiddenFields,
+  type Json,
+  PASSWORD,
+  postClient,
+  redeemCallback,
+  relyingParty,
+  SCOPE,
+  signIn,
+  signInAndRedeem,
+  startPlatform,
+  userinfoStatus,
+} from "./signin-helpers.ts";
 
 const ADMIN = "admin-key-for-signin-e2e";
-const PASSWORD = "correct horse battery staple";
-const CB = "http://127.0.0.1:1/callback";
-const AFTER_LOGOUT = "http://127.0.0.1:1/signed-out";
-const SCOPE = "openid profile email offline_access";
 const LOGIN_FAILED = "The email address or password is incorrect.";
-
-// biome-ignore lint/suspicious/noExplicitAny: JSON response bodies, inspected by the assertions
-type Json = Record<string, any>;
 
 describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", (store) => {
   let p: LocalPlatform;
+  let admin: AdminCall;
   let tenantId: string;
-  let issuer: URL;
   let skew = 0;
-  const insecure = { execute: [oidc.allowInsecureRequests] };
 
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${p.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { "content-type": "application/json" } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
-  };
-  const newUser = async (email: string) => {
-    const r = await admin("POST", `/admin/v1/tenants/${tenantId}/users`, {
-      email,
-      name: "Ada Lovelace",
-      password: PASSWORD,
-    });
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    return r.body;
-  };
+  const newUser = (email: string) => createUser(admin, tenantId, email, "Ada Lovelace");
   const newClient = async (extra: Json = {}) => {
-    const r = await admin("POST", `/admin/v1/tenants/${tenantId}/clients`, {
+    const r = await postClient(admin, tenantId, {
       client_name: "Console",
-      grant_types: ["authorization_code", "refresh_token"],
-      redirect_uris: [CB],
       post_logout_redirect_uris: [AFTER_LOGOUT],
       scope: SCOPE,
       ...extra,
@@ -61,47 +54,18 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     return r.body;
   };
-  const rp = async (c: Json) =>
-    c.client_secret
-      ? oidc.discovery(issuer, c.client_id, undefined, oidc.ClientSecretBasic(c.client_secret), insecure)
-      : oidc.discovery(issuer, c.client_id, undefined, oidc.None(), insecure);
-  const authRequest = async (config: oidc.Configuration, extra: Record<string, string> = {}) => {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CB,
-      scope: SCOPE,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-      state,
-      nonce,
-      ...extra,
-    });
-    return { url: url.toString(), verifier, state, nonce };
-  };
+  const rp = (c: Json) => relyingParty(p.url, c);
   /** Signs in through the pages and redeems the code. */
   const fullLogin = async (c: Json, email: string, b = new FormBrowser(p.url)) => {
     const config = await rp(c);
-    const a = await authRequest(config);
-    const done = await signIn(b, a.url, email, PASSWORD);
-    expect(done.status, done.body).toBe(303);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.location!), {
-      pkceCodeVerifier: a.verifier,
-      expectedState: a.state,
-      expectedNonce: a.nonce,
-      idTokenExpected: true,
-    });
-    return { config, tokens, browser: b, a, callback: done.location! };
+    return { config, browser: b, ...(await signInAndRedeem(b, config, email)) };
   };
   const tokenRequest = async (form: Record<string, string>, c?: Json) => {
     const res = await fetch(`${p.url}/oauth/token`, {
       method: "POST",
       headers: {
         "content-type": "application/x-www-form-urlencoded",
-        ...(c?.client_secret
-          ? { authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString("base64")}` }
-          : {}),
+        ...(c?.client_secret ? { authorization: basicAuth(c) } : {}),
       },
       body: new URLSearchParams({
         ...(c && !c.client_secret ? { client_id: c.client_id } : {}),
@@ -110,33 +74,16 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     });
     return { status: res.status, body: (await res.json()) as Json };
   };
-  const userinfoStatus = async (token: string) =>
-    (await fetch(`${p.url}/oauth/userinfo`, { headers: { authorization: `Bearer ${token}` } })).status;
 
   beforeAll(async () => {
-    const env: NodeJS.ProcessEnv = {
-      PORTCULLIS_ADMIN_KEY: ADMIN,
-      PORTCULLIS_STORE: store,
-      PORTCULLIS_LOG_LEVEL: "silent",
-      PORTCULLIS_KEY_PUBLISH_SECONDS: "0",
-      // Tests use a low scrypt cost; production's default is 2^17 (docs/SIGNIN.md).
-      PORTCULLIS_PASSWORD_SCRYPT_LN: "12",
-      PORTCULLIS_SESSION_IDLE_TIMEOUT: "600",
-      PORTCULLIS_SESSION_MAX_LIFETIME: "3600",
-    };
-    if (store === "dynamodb") {
-      env.PORTCULLIS_DYNAMODB_ENDPOINT = dynamoDbEndpoint();
-      env.PORTCULLIS_TABLE_PREFIX = `e2e-signin-${Math.random().toString(36).slice(2, 10)}`;
-    }
-    p = await startLocalPlatform({
-      env,
-      port: 0,
-      seed: false,
-      log: createLogger({ level: "silent" }),
+    p = await startPlatform(store, {
+      adminKey: ADMIN,
+      tablePrefix: "e2e-signin",
+      env: { PORTCULLIS_SESSION_IDLE_TIMEOUT: "600", PORTCULLIS_SESSION_MAX_LIFETIME: "3600" },
       // The real time plus a skew the expiry tests move forward.
       clock: { now: () => Date.now() + skew },
     });
-    issuer = new URL(p.url);
+    admin = adminOf(p, ADMIN);
     tenantId = (await admin("POST", "/admin/v1/tenants", { name: "acme" })).body.id;
   });
   afterAll(async () => {
@@ -291,11 +238,7 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     const config = await rp(c);
     const a = await authRequest(config, { scope: "openid email" });
     const done = await signIn(new FormBrowser(p.url), a.url, "ollie@acme.test", PASSWORD);
-    const t = await oidc.authorizationCodeGrant(config, new URL(done.location!), {
-      pkceCodeVerifier: a.verifier,
-      expectedState: a.state,
-      expectedNonce: a.nonce,
-    });
+    const t = await redeemCallback(config, done.location, a);
     expect(t.refresh_token).toBeUndefined();
     expect(t.id_token).toBeTruthy();
   });
@@ -329,12 +272,7 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     const redeem = async (
       hop: { location?: string | undefined },
       a: { verifier: string; state: string; nonce: string },
-    ) =>
-      oidc.authorizationCodeGrant(config, new URL(hop.location!), {
-        pkceCodeVerifier: a.verifier,
-        expectedState: a.state,
-        expectedNonce: a.nonce,
-      });
+    ) => redeemCallback(config, hop.location, a);
     // 1. First request (three scopes): the page lists them all; allow.
     const narrow = "openid email offline_access";
     const a1 = await authRequest(config, { scope: narrow });
@@ -384,8 +322,12 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
         updated_at: expect.any(String),
       },
     ]);
+    const userinfo = (token: string) => userinfoStatus(p.url, token);
+    expect(await userinfo(t1.access_token)).toBe(200);
     // Revoking it ends the client's refresh tokens for the user, and the page is back.
     expect((await admin("DELETE", `${base}/${c.client_id}`)).status).toBe(204);
+    // ... and the access tokens issued from those refresh families (`fid`).
+    expect(await userinfo(t1.access_token)).toBe(401);
     const dead = await tokenRequest({ grant_type: "refresh_token", refresh_token: t1.refresh_token! }, c);
     expect(dead.body.error).toBe("invalid_grant");
     expect((await admin("GET", base)).body.consents).toEqual([]);
@@ -522,11 +464,11 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
       const form = { grant_type: "authorization_code", code, redirect_uri: CB, code_verifier: a.verifier };
       const first = await tokenRequest(form, c);
       expect(first.status).toBe(200);
-      expect(await userinfoStatus(first.body.access_token)).toBe(200);
+      expect(await userinfoStatus(p.url, first.body.access_token)).toBe(200);
       const replay = await tokenRequest(form, c);
       expect(replay.status).toBe(400);
       expect(replay.body.error).toBe("invalid_grant");
-      expect(await userinfoStatus(first.body.access_token)).toBe(401);
+      expect(await userinfoStatus(p.url, first.body.access_token)).toBe(401);
       const refresh = await tokenRequest(
         { grant_type: "refresh_token", refresh_token: first.body.refresh_token },
         c,
@@ -536,9 +478,7 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
 
     it("CSRF: a POST without the token or without the transaction cookie is refused", async () => {
       const b = new FormBrowser(p.url);
-      const start = await b.get((await authRequest(config)).url);
-      const page = await b.get(start.location!);
-      const fields = hiddenFields(page.body);
+      const fields = hiddenFields((await emailPage(b, (await authRequest(config)).url)).body);
       const { csrf: _, ...noCsrf } = fields;
       const r1 = await b.post("/oauth/login", {
         ...noCsrf,
@@ -573,9 +513,8 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     it("failed logins look the same whether or not the account exists, and are throttled with backoff", async () => {
       const b = new FormBrowser(p.url);
       const attempt = async (email: string, password: string) => {
-        const start = await b.get((await authRequest(config)).url);
-        const emailPage = await b.get(start.location!);
-        const pw = await b.post("/oauth/login", { ...hiddenFields(emailPage.body), email });
+        const page = await emailPage(b, (await authRequest(config)).url);
+        const pw = await b.post("/oauth/login", { ...hiddenFields(page.body), email });
         return b.post("/oauth/login", { ...hiddenFields(pw.body), password });
       };
       const known = await attempt("neg@acme.test", "wrong password!");
@@ -595,8 +534,7 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
         expect(Number(locked.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       }
       // The failures and locks are audit events of the tenant; none names the email tried.
-      const events = async (type: string) =>
-        (await admin("GET", `/audit/v1/events?tenant=${tenantId}&type=${type}`)).body.events as Json[];
+      const events = (type: string) => auditEvents(admin, tenantId, type);
       await expect.poll(async () => (await events("login.throttled")).length).toBeGreaterThanOrEqual(2);
       const failed = await events("login.failed");
       expect(failed.length).toBeGreaterThanOrEqual(12);
@@ -617,7 +555,7 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
       ).toBe(true);
       const r = await oidc.refreshTokenGrant(cfg, tokens.refresh_token!).catch((e: unknown) => e);
       expect((r as { error?: string }).error).toBe("invalid_grant");
-      expect(await userinfoStatus(tokens.access_token)).toBe(401);
+      expect(await userinfoStatus(p.url, tokens.access_token)).toBe(401);
       const silent = await browser.get((await authRequest(cfg, { prompt: "none" })).url);
       expect(new URL(silent.location!).searchParams.get("error")).toBe("login_required");
       const again = await signIn(

@@ -8,6 +8,7 @@
  * | session policy  | `TENANT#<tenantId>`       | `SESSIONPOLICY` | –                                           |
  * | auth code       | `CODE#<sha256(code)>`     | `CODE`          | –                                           |
  * | refresh family  | `RTFAMILY#<familyId>`     | `RTFAMILY`      | `TENANT#<t>#USER#<u>#RTFAMILIES` / `<clientId>#<familyId>` |
+ * | family revoked  | `RTFAMREV#<familyRef(id)>` | `RTFAMREV`     | –                                           |
  * | login transaction | `INTERACTION#<id>`      | `INTERACTION`   | –                                           |
  * | failed logins   | `THROTTLE#<key>`          | `THROTTLE`      | –                                           |
  * | consent         | `TENANT#<t>#USER#<u>`     | `CONSENT#<clientId>` | –                                      |
@@ -18,7 +19,10 @@
  * wins and the other sees the ids to revoke; refresh rotation = conditional UpdateItem on
  * `currentHash` (compare-and-swap); revoking a family id that does not exist yet leaves a tombstone
  * (`revokedAt`, no `rec`) that a later creation keeps; a user's families with a client = Query gsi1
- * (consent revocation); failed-login counters = conditional writes on `failures`; consents = one
+ * (consent revocation); revoking a family also writes a marker under `familyRef(id)`, the `fid`
+ * claim of its access tokens, which token checks read (one GetItem); failed-login counters =
+ * conditional writes on `failures`; email-step window counters = one UpdateItem (`ADD`) per hit,
+ * plus a compare-and-swap reset when the window has ended; consents = one
  * item per (user, client) with a string set of scopes grown by `ADD` (atomic union), listed by a
  * Query on the user's partition.
  * Mutable fields live in their own attributes next to the JSON record and override it on read.
@@ -31,16 +35,18 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { dynamoErrorName, queryAll, TableAdapter } from "../../shared/dynamodb.ts";
-import { conflict } from "../../shared/errors.ts";
-import type {
-  AuthorizationCode,
-  CodeIssue,
-  Consent,
-  Interaction,
-  RefreshFamily,
-  Session,
-  SessionPolicy,
-  ThrottleState,
+import { conflict, DomainError } from "../../shared/errors.ts";
+import {
+  type AuthorizationCode,
+  type CodeIssue,
+  type Consent,
+  familyRef,
+  type Interaction,
+  type RefreshFamily,
+  type Session,
+  type SessionPolicy,
+  type ThrottleState,
+  type WindowCount,
 } from "../model.ts";
 import type { SignInStore } from "../ports.ts";
 
@@ -68,8 +74,10 @@ function toCode(item: Item): AuthorizationCode {
   const c = JSON.parse(item.rec?.S ?? "{}") as AuthorizationCode;
   const redeemedAt = num(item, "redeemedAt");
   const jtiExp = num(item, "issuedJtiExpiresAt");
+  const retainUntil = num(item, "retainUntil");
   return {
     ...c,
+    ...(retainUntil === undefined ? {} : { retainUntil }),
     ...(redeemedAt === undefined ? {} : { redeemedAt }),
     ...(item.issuedJti?.S ? { issuedJti: item.issuedJti.S } : {}),
     ...(jtiExp === undefined ? {} : { issuedJtiExpiresAt: jtiExp }),
@@ -90,6 +98,13 @@ function toFamily(item: Item): RefreshFamily {
 
 /** How long a tombstone of a family revoked before it existed is kept (s). */
 const TOMBSTONE_SECONDS = 86400;
+/**
+ * How long the revocation marker of a family's access tokens is kept (s): longer than any access
+ * token lives (PORTCULLIS_TOKEN_MAX_LIFETIME ≤ 1 day), counted from the revocation.
+ */
+const FAMILY_MARKER_SECONDS = 2 * 86400;
+/** Attempts of a window counter hit before it gives up (rate_limited). */
+const WINDOW_ATTEMPTS = 5;
 
 const consentKey = (tenantId: string, userId: string, clientId: string): Item => ({
   pk: { S: `TENANT#${tenantId}#USER#${userId}` },
@@ -247,22 +262,31 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
     at: number,
     issue: CodeIssue,
   ): Promise<{ code: AuthorizationCode; first: boolean } | undefined> {
+    // The redeemed code is kept (TTL) as long as a replay must still find what it issued.
+    const retain = issue.retainUntil ?? issue.jtiExpiresAt;
     const r = await this.#update({
       key: key("CODE", codeHash),
-      set: `SET redeemedAt = :at, issuedJti = :j, issuedJtiExpiresAt = :e${issue.familyId ? ", issuedFamilyId = :f" : ""}`,
+      set: `SET redeemedAt = :at, issuedJti = :j, issuedJtiExpiresAt = :e, retainUntil = :r, expires_at = :ttl${issue.familyId ? ", issuedFamilyId = :f" : ""}`,
       condition: "attribute_exists(pk) AND attribute_not_exists(redeemedAt) AND exp_ms > :at",
       values: {
         ":at": n(at),
         ":j": { S: issue.jti },
         ":e": n(issue.jtiExpiresAt),
+        ":r": n(retain),
+        ":ttl": ttl(retain),
         ...(issue.familyId ? { ":f": { S: issue.familyId } } : {}),
       },
       returnNew: true,
     });
     if (r) return { code: toCode(r), first: true };
     const item = await this.getItem(key("CODE", codeHash));
-    if (!item || (num(item, "exp_ms") ?? 0) <= at) return undefined;
-    return { code: toCode(item), first: false };
+    if (!item) return undefined;
+    const exp = num(item, "exp_ms") ?? 0;
+    if (num(item, "redeemedAt") === undefined) return undefined; // expired unredeemed
+    // A replay: reported until the retention ends, even after the code's expiry.
+    return Math.max(exp, num(item, "retainUntil") ?? 0) > at
+      ? { code: toCode(item), first: false }
+      : undefined;
   }
 
   // Refresh-token families
@@ -319,16 +343,31 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
   }
 
   async revokeFamily(id: string, at: number): Promise<void> {
-    // No existence condition: an unknown id becomes a tombstone (revokedAt + TTL, no record).
-    await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.table,
-        Key: key("RTFAMILY", id),
-        UpdateExpression:
-          "SET revokedAt = if_not_exists(revokedAt, :at), expires_at = if_not_exists(expires_at, :ttl)",
-        ExpressionAttributeValues: { ":at": n(at), ":ttl": ttl(at + TOMBSTONE_SECONDS * 1000) },
-      }),
-    );
+    const markerUntil = at + FAMILY_MARKER_SECONDS * 1000;
+    await Promise.all([
+      // No existence condition: an unknown id becomes a tombstone (revokedAt + TTL, no record).
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: key("RTFAMILY", id),
+          UpdateExpression:
+            "SET revokedAt = if_not_exists(revokedAt, :at), expires_at = if_not_exists(expires_at, :ttl)",
+          ExpressionAttributeValues: { ":at": n(at), ":ttl": ttl(at + TOMBSTONE_SECONDS * 1000) },
+        }),
+      ),
+      // The marker the family's access tokens are checked against (their `fid` claim).
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { ...key("RTFAMREV", familyRef(id)), exp_ms: n(markerUntil), expires_at: ttl(markerUntil) },
+        }),
+      ),
+    ]);
+  }
+
+  async isFamilyRevoked(ref: string, now: number): Promise<boolean> {
+    const item = await this.getItem(key("RTFAMREV", ref));
+    return item !== undefined && (num(item, "exp_ms") ?? 0) > now;
   }
 
   // Login transactions
@@ -385,11 +424,46 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
         : await this.#put(item, "attribute_not_exists(pk) OR exp_ms <= :now", { ":now": n(now) });
       if (ok) return { failures, ...p };
     }
-    throw new Error("throttle counter contention");
+    // Answered as 429 by the sign-in pages, never as a server error.
+    throw new DomainError("rate_limited", "Too many concurrent attempts.");
   }
 
   async clearThrottle(k: string): Promise<void> {
     await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: key("THROTTLE", k) }));
+  }
+
+  /**
+   * One UpdateItem per hit in the common case: `ADD failures 1` with the window's end set only if
+   * absent (a missing item is a new window). If the returned window has ended (the item outlived
+   * its window: TTL deletion is lazy), it is reset by a compare-and-swap on that window's end, so of
+   * concurrent resetters exactly one opens the new window (count 1) and the others count in it.
+   */
+  async hitWindow(k: string, now: number, windowMs: number): Promise<WindowCount> {
+    const end = now + windowMs;
+    for (let attempt = 0; attempt < WINDOW_ATTEMPTS; attempt++) {
+      const r = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: key("THROTTLE", k),
+          UpdateExpression:
+            "ADD failures :one SET exp_ms = if_not_exists(exp_ms, :end), expires_at = if_not_exists(expires_at, :ttl)",
+          ExpressionAttributeValues: { ":one": n(1), ":end": n(end), ":ttl": ttl(end) },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      const item = r.Attributes ?? {};
+      const windowEndsAt = num(item, "exp_ms") ?? 0;
+      if (windowEndsAt > now) return { count: num(item, "failures") ?? 1, windowEndsAt };
+      const reset = await this.#update({
+        key: key("THROTTLE", k),
+        set: "SET failures = :one, lockedUntil = :zero, exp_ms = :end, expires_at = :ttl",
+        condition: "exp_ms = :old",
+        values: { ":one": n(1), ":zero": n(0), ":end": n(end), ":ttl": ttl(end), ":old": n(windowEndsAt) },
+      });
+      if (reset !== false) return { count: 1, windowEndsAt: end };
+      // Another hit reset the window first: count in the new one.
+    }
+    throw new DomainError("rate_limited", "Too many concurrent attempts.");
   }
 
   // Consents

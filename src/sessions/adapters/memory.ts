@@ -1,15 +1,20 @@
 import { conflict } from "../../shared/errors.ts";
-import type {
-  AuthorizationCode,
-  CodeIssue,
-  Consent,
-  Interaction,
-  RefreshFamily,
-  Session,
-  SessionPolicy,
-  ThrottleState,
+import {
+  type AuthorizationCode,
+  type CodeIssue,
+  type Consent,
+  familyRef,
+  type Interaction,
+  type RefreshFamily,
+  type Session,
+  type SessionPolicy,
+  type ThrottleState,
+  type WindowCount,
 } from "../model.ts";
 import type { SignInStore } from "../ports.ts";
+
+/** How long the revocation marker of a family's access tokens is kept: longer than any access token lives. */
+const FAMILY_MARKER_MS = 2 * 86400_000;
 
 /** In-memory sign-in store: the embedded default and the reference for the contract. */
 export class MemorySignInStore implements SignInStore {
@@ -22,6 +27,8 @@ export class MemorySignInStore implements SignInStore {
   /** Ids revoked before their family existed (a replayed code), with the revocation time. */
   readonly #revokedUnknown = new Map<string, number>();
   readonly #consents = new Map<string, Consent>();
+  /** familyRef(id) of revoked families → until when the marker is kept. */
+  readonly #revokedRefs = new Map<string, number>();
 
   async createSession(s: Session): Promise<void> {
     if (this.#sessions.has(s.id)) throw conflict("Session exists.");
@@ -72,14 +79,18 @@ export class MemorySignInStore implements SignInStore {
     issue: CodeIssue,
   ): Promise<{ code: AuthorizationCode; first: boolean } | undefined> {
     const c = this.#codes.get(codeHash);
-    if (!c || c.expiresAt <= at) return undefined;
-    if (c.redeemedAt !== undefined) return { code: { ...c }, first: false };
+    if (!c) return undefined;
+    // A redeemed code reports replays until retainUntil, even after its expiry.
+    if (c.redeemedAt !== undefined)
+      return (c.retainUntil ?? c.expiresAt) > at ? { code: { ...c }, first: false } : undefined;
+    if (c.expiresAt <= at) return undefined;
     const next: AuthorizationCode = {
       ...c,
       redeemedAt: at,
       issuedJti: issue.jti,
       issuedJtiExpiresAt: issue.jtiExpiresAt,
       ...(issue.familyId ? { issuedFamilyId: issue.familyId } : {}),
+      retainUntil: Math.max(c.expiresAt, issue.retainUntil ?? issue.jtiExpiresAt),
     };
     this.#codes.set(codeHash, next);
     return { code: { ...next }, first: true };
@@ -111,10 +122,16 @@ export class MemorySignInStore implements SignInStore {
   }
 
   async revokeFamily(id: string, at: number): Promise<void> {
+    const ref = familyRef(id);
+    if (!this.#revokedRefs.has(ref)) this.#revokedRefs.set(ref, at + FAMILY_MARKER_MS);
     const f = this.#families.get(id);
     if (!f) {
       if (!this.#revokedUnknown.has(id)) this.#revokedUnknown.set(id, at);
     } else if (f.revokedAt === undefined) this.#families.set(id, { ...f, revokedAt: at });
+  }
+
+  async isFamilyRevoked(ref: string, now: number): Promise<boolean> {
+    return (this.#revokedRefs.get(ref) ?? 0) > now;
   }
 
   async putInteraction(i: Interaction): Promise<void> {
@@ -150,6 +167,16 @@ export class MemorySignInStore implements SignInStore {
 
   async clearThrottle(key: string): Promise<void> {
     this.#throttle.delete(key);
+  }
+
+  async hitWindow(key: string, now: number, windowMs: number): Promise<WindowCount> {
+    const t = this.#throttle.get(key);
+    const next: ThrottleState =
+      t && t.expiresAt > now
+        ? { ...t, failures: t.failures + 1 }
+        : { failures: 1, lockedUntil: 0, expiresAt: now + windowMs };
+    this.#throttle.set(key, next);
+    return { count: next.failures, windowEndsAt: next.expiresAt };
   }
 
   static #consentKey = (tenantId: string, userId: string, clientId: string) =>

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MemorySignInStore } from "../../../src/sessions/adapters/memory.ts";
-import { EmailStepLimiter } from "../../../src/sessions/email-step-limit.ts";
+import { CONTENTION_WAIT_MS, EmailStepLimiter } from "../../../src/sessions/email-step-limit.ts";
 import { ManualClock } from "../../../src/shared/clock.ts";
 import { DomainError } from "../../../src/shared/errors.ts";
 import { MemoryTenantDomainStore } from "../../../src/tenants/adapters/domains-memory.ts";
@@ -118,5 +118,19 @@ describe("EmailStepLimiter", () => {
     clock.advance(50_000);
     expect(await l.hit("10.0.0.1", "t1")).toEqual({ waitMs: 0 });
     expect(await l.hitTenant("10.0.0.1", "t2")).toEqual({ waitMs: 0 });
+  });
+
+  it("a counter the store cannot settle (rate_limited) is a short wait, not an error", async () => {
+    const store = new MemorySignInStore();
+    store.hitWindow = async () => {
+      throw new DomainError("rate_limited", "Too many concurrent attempts.");
+    };
+    const l = new EmailStepLimiter({ store, clock: new ManualClock() });
+    expect(await l.hit("10.0.0.1", "t1")).toEqual({ waitMs: CONTENTION_WAIT_MS, scope: "ip" });
+    expect(await l.hitTenant("10.0.0.1", "t1")).toEqual({ waitMs: CONTENTION_WAIT_MS, scope: "tenant_ip" });
+    store.hitWindow = async () => {
+      throw new Error("boom");
+    };
+    await expect(l.hit("10.0.0.1")).rejects.toThrow("boom");
   });
 });
