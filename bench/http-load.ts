@@ -30,6 +30,20 @@ export function threadCpuMs(): number | undefined {
   }
 }
 
+/**
+ * CPU time (user + system, ms) of process `pid` so far (all its threads, GC helpers included), from
+ * `/proc/<pid>/stat` (Linux; undefined elsewhere): for a server running in another process.
+ */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface HttpLoadOptions {
   /** `http://host:port` */
   readonly url: string;
@@ -48,6 +62,11 @@ export interface HttpLoadOptions {
   readonly concurrency: number;
   readonly seconds: number;
   readonly warmup: number;
+  /**
+   * The server's CPU time so far (ms), read when the window starts and ends: for a server in another
+   * process (see processCpuMs). Default: this thread's (a server in this thread).
+   */
+  readonly serverCpuMs?: () => number | undefined;
 }
 
 /** One measured window, with what this generator adds to `oauth-load.ts`' `Phase`. */
@@ -58,7 +77,7 @@ export interface HttpPhase extends Phase {
   readonly headerCounts: Readonly<Record<string, number>>;
   /** `once`: every body was sent before the window ended (the window was cut short). */
   readonly exhausted: boolean;
-  /** CPU time of this (the server's) thread during the window, when the platform tells it. */
+  /** CPU time of the server (this thread, or `serverCpuMs`) during the window, when the platform tells it. */
   readonly cpuMs: number | undefined;
 }
 
@@ -168,18 +187,19 @@ function connection() {
 
 /** Runs one measured window; `busyMs` is this (the server's) thread's event-loop busy time meanwhile. */
 export function httpLoad(o: HttpLoadOptions): Promise<HttpPhase> {
-  const worker = new Worker(WORKER, { eval: true, workerData: o });
+  const { serverCpuMs = threadCpuMs, ...data } = o;
+  const worker = new Worker(WORKER, { eval: true, workerData: data });
   return new Promise((resolve, reject) => {
     let elu = performance.eventLoopUtilization();
-    let cpu0 = threadCpuMs();
+    let cpu0 = serverCpuMs();
     worker.on("message", (m: Omit<HttpPhase, "busyMs" | "cpuMs"> | { started: true }) => {
       if ("started" in m) {
         elu = performance.eventLoopUtilization();
-        cpu0 = threadCpuMs();
+        cpu0 = serverCpuMs();
         return;
       }
       const busyMs = performance.eventLoopUtilization(elu).active;
-      const cpu1 = threadCpuMs();
+      const cpu1 = serverCpuMs();
       void worker.terminate();
       resolve({ ...m, busyMs, cpuMs: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0 });
     });

@@ -123,7 +123,14 @@ export class KeyRing {
   }
 
   /** The signer of the current key; bootstraps an empty ring. */
-  async signer(): Promise<Signer> {
+  signer(): Promise<Signer> {
+    // The hot path (every token): a fresh view whose signer is resolved or resolving.
+    const v = this.#view;
+    if (v?.signer !== undefined && this.#o.clock.now() - v.loadedAt < this.#o.cacheTtlMs) return v.signer;
+    return this.#signer();
+  }
+
+  async #signer(): Promise<Signer> {
     let v = await this.#current();
     if (!v.signing) {
       await this.initialize();

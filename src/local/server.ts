@@ -52,31 +52,37 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? "0");
   if (declared > limit) return Promise.reject(new TooLarge());
   // Listeners rather than `for await`: the async iterator costs more than the read on small bodies.
+  // Anonymous callbacks only: under tsx (`npm start`, the benches) esbuild's keepNames wraps every
+  // named closure in a defineProperty call.
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      reject(err);
-    };
     req.on("data", (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
-      if (size > limit) fail(new TooLarge());
-      else chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
+      else {
+        settled = true;
+        reject(new TooLarge());
+      }
     });
     req.on("end", () => {
       if (settled) return;
       settled = true;
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
-    req.on("error", fail);
+    req.on("error", (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    });
     // A connection closed before the end of the body (what `for await` reports as premature close).
     // 'close' also follows every complete request: no Error (and its stack trace) is made then.
     req.on("close", () => {
-      if (!settled) fail(new Error("request closed before its body was read"));
+      if (settled) return;
+      settled = true;
+      reject(new Error("request closed before its body was read"));
     });
   });
 }
@@ -102,48 +108,60 @@ export function eventFromRequest(
   requestId: string,
 ): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};
-  const cookies: string[] = [];
-  for (const [k, v] of Object.entries(req.headers)) {
+  let cookies: string[] | undefined;
+  const given = req.headers;
+  for (const k of Object.keys(given)) {
+    const v = given[k];
     if (v === undefined) continue;
-    if (k === "cookie") cookies.push(...String(v).split(/;\s*/));
-    else headers[k] = Array.isArray(v) ? v.join(",") : v;
+    if (k === "cookie") {
+      cookies ??= [];
+      cookies.push(...String(v).split(/;\s*/));
+    } else headers[k] = Array.isArray(v) ? v.join(",") : v;
   }
-  const query: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
   const now = Date.now();
-  return {
+  // Built property by property (in the order API Gateway sends them) rather than with spreads of
+  // optional parts: this runs for every request.
+  const event = {
     version: "2.0",
     routeKey: "$default",
     rawPath: url.pathname,
     rawQueryString: url.search.slice(1),
-    ...(cookies.length ? { cookies } : {}),
-    headers,
-    ...(url.search ? { queryStringParameters: query } : {}),
-    requestContext: {
-      accountId: "000000000000",
-      apiId: "local",
-      domainName: headers.host ?? "127.0.0.1",
-      domainPrefix: "local",
-      http: {
-        method: (req.method ?? "GET").toUpperCase(),
-        path: url.pathname,
-        protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
-        userAgent: headers["user-agent"] ?? "",
-      },
-      requestId,
-      routeKey: "$default",
-      stage: "$default",
-      time: utcString(now),
-      timeEpoch: now,
+  } as APIGatewayProxyEventV2;
+  if (cookies?.length) event.cookies = cookies;
+  event.headers = headers;
+  if (url.search) {
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
+    event.queryStringParameters = query;
+  }
+  event.requestContext = {
+    accountId: "000000000000",
+    apiId: "local",
+    domainName: headers.host ?? "127.0.0.1",
+    domainPrefix: "local",
+    http: {
+      method: (req.method ?? "GET").toUpperCase(),
+      path: url.pathname,
+      protocol: `HTTP/${req.httpVersion}`,
+      sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+      userAgent: headers["user-agent"] ?? "",
     },
-    // As API Gateway does: text bodies as they are, anything that is not UTF-8 base64-encoded.
-    ...(body.length === 0
-      ? { isBase64Encoded: false }
-      : isUtf8(body)
-        ? { body: body.toString("utf8"), isBase64Encoded: false }
-        : { body: body.toString("base64"), isBase64Encoded: true }),
+    requestId,
+    routeKey: "$default",
+    stage: "$default",
+    time: utcString(now),
+    timeEpoch: now,
   };
+  // As API Gateway does: text bodies as they are, anything that is not UTF-8 base64-encoded.
+  if (body.length === 0) event.isBase64Encoded = false;
+  else if (isUtf8(body)) {
+    event.body = body.toString("utf8");
+    event.isBase64Encoded = false;
+  } else {
+    event.body = body.toString("base64");
+    event.isBase64Encoded = true;
+  }
+  return event;
 }
 
 /** Statuses that carry a body (and so a Content-Length); 1xx, 204 and 304 never do. */
@@ -153,6 +171,11 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.writeHead(status, headers);
   res.end(body);
 }
+
+const problemHeaders = (requestId: string) => ({
+  "content-type": "application/problem+json",
+  "x-request-id": requestId,
+});
 
 const problem = (status: number, code: string, title: string, detail: string, requestId: string) =>
   JSON.stringify({
@@ -197,10 +220,14 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const first = slash < 0 ? path.slice(1) : path.slice(1, slash);
     const route = routes.find((r) => (r.first === undefined || r.first === first) && r.match(method, path));
     const handler = route && options.handlers[route.group];
-    const ph = { "content-type": "application/problem+json", "x-request-id": requestId };
     if (!handler) {
       req.resume();
-      send(res, 404, ph, problem(404, "not_found", "Not found", "No such endpoint.", requestId));
+      send(
+        res,
+        404,
+        problemHeaders(requestId),
+        problem(404, "not_found", "Not found", "No such endpoint.", requestId),
+      );
       return;
     }
     let body: Buffer;
@@ -212,7 +239,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       send(
         res,
         tooLarge ? 413 : 400,
-        ph,
+        problemHeaders(requestId),
         tooLarge
           ? problem(
               413,
@@ -248,7 +275,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       send(
         res,
         500,
-        ph,
+        problemHeaders(requestId),
         problem(500, "internal", "Internal error", "The server could not complete the request.", requestId),
       );
     }

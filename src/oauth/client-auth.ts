@@ -36,11 +36,15 @@ export interface AuthenticatedClient {
 
 /** RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding. */
 function formDecode(v: string): string {
+  // Our ids and secrets (prefix + ULID / base64url) have neither: skip the regex and the decoder.
+  if (!v.includes("+") && !v.includes("%")) return v;
   return decodeURIComponent(v.replace(/\+/g, " "));
 }
 
+const BASIC = /^Basic[ ]+([A-Za-z0-9+/=]+)\s*$/i;
+
 function parseBasic(header: string): { id: string; secret: string } | undefined {
-  const m = /^Basic[ ]+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  const m = BASIC.exec(header);
   if (!m) return undefined;
   const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
   const i = decoded.indexOf(":");
@@ -54,6 +58,20 @@ function parseBasic(header: string): { id: string; secret: string } | undefined 
 
 // A constant hash compared against when the client is unknown, so timing does not tell.
 const DUMMY_HASH = hashSecret("portcullis-no-such-client");
+
+/** A presented client secret (its hash) and the method it came with. */
+interface Presented {
+  readonly hash: string;
+  readonly method: AuthMethod;
+}
+
+/**
+ * Whether a client record fits a presented secret: same hash, registered for that method. The hash
+ * is compared for unknown clients too (against a dummy), so timing does not tell them apart.
+ */
+function secretFits(c: OAuthClient | undefined, p: Presented): boolean {
+  return constantTimeEqual(p.hash, c?.secretHash ?? DUMMY_HASH) && c?.tokenEndpointAuthMethod === p.method;
+}
 
 /** Authenticates OAuth clients. */
 export class ClientAuthenticator {
@@ -109,9 +127,9 @@ export class ClientAuthenticator {
   }
 
   async #secret(clientId: string, secret: string, method: AuthMethod): Promise<OAuthClient> {
-    const client = await this.#d.clients.findActive(clientId);
-    const ok = constantTimeEqual(hashSecret(secret), client?.secretHash ?? DUMMY_HASH);
-    if (!client || !ok || client.tokenEndpointAuthMethod !== method) throw invalidClient();
+    const presented: Presented = { hash: hashSecret(secret), method };
+    const client = await this.#d.clients.findActiveFor(clientId, secretFits, presented);
+    if (!client) throw invalidClient();
     return client;
   }
 

@@ -54,6 +54,13 @@ export interface ClientServiceDeps {
   readonly defaultTokenLifetime?: number;
   /** Upper bound of `access_token_lifetime` (and so of every token). @default 3600 */
   readonly maxTokenLifetime?: number;
+  /**
+   * How long a container may reuse a client record that authenticated a request (see
+   * {@link ClientService.findActiveFor}); 0 disables. @default 5000
+   */
+  readonly authCacheMs?: number;
+  /** Most client records kept for that. @default 10000 */
+  readonly authCacheEntries?: number;
 }
 
 type Problem = { path: string; message: string };
@@ -102,11 +109,19 @@ export class ClientService {
   readonly #d: ClientServiceDeps;
   readonly #default: number;
   readonly #max: number;
+  readonly #authCacheMs: number;
+  readonly #authCacheEntries: number;
+  /** Client records that recently authenticated a request, by client id (insertion-ordered). */
+  readonly #recent = new Map<string, { readonly client: OAuthClient; readonly until: number }>();
+  /** Bumped by every change this service makes to a client, so a read that raced it is not kept. */
+  #changes = 0;
 
   constructor(deps: ClientServiceDeps) {
     this.#d = deps;
     this.#max = deps.maxTokenLifetime ?? 3600;
     this.#default = Math.min(deps.defaultTokenLifetime ?? 600, this.#max);
+    this.#authCacheMs = deps.authCacheMs ?? 5000;
+    this.#authCacheEntries = deps.authCacheEntries ?? 10_000;
   }
 
   /** Longest token lifetime any client may have (seconds). */
@@ -253,7 +268,12 @@ export class ClientService {
       throw validationError("This client has no secret.");
     const secret = newSecret(CLIENT_SECRET_PREFIX);
     const client: OAuthClient = { ...c, secretHash: hashSecret(secret), updatedAt: this.#d.clock.now() };
-    await this.#d.store.updateClient(client);
+    this.#forget(clientId);
+    try {
+      await this.#d.store.updateClient(client);
+    } finally {
+      this.#forget(clientId);
+    }
     return { client, secret };
   }
 
@@ -266,7 +286,18 @@ export class ClientService {
       const c = CLIENT_ID_RE.test(clientId) ? await this.#d.store.getClient(clientId) : undefined;
       if (c && c.tenantId === tenantId) this.#assertMayChange(c, by);
     }
-    return this.#d.store.deleteClient(tenantId, clientId);
+    this.#forget(clientId);
+    try {
+      await this.#d.store.deleteClient(tenantId, clientId);
+    } finally {
+      this.#forget(clientId);
+    }
+  }
+
+  /** Drops a client's cached record (after this container changed it). */
+  #forget(clientId: string): void {
+    this.#changes++;
+    this.#recent.delete(clientId);
   }
 
   /**
@@ -277,6 +308,44 @@ export class ClientService {
     if (!CLIENT_ID_RE.test(clientId)) return undefined;
     const c = await this.#d.store.getClient(clientId);
     if (!c || !(await this.#d.tenants.isActive(c.tenantId))) return undefined;
+    return c;
+  }
+
+  /**
+   * {@link findActive} for a credential check on the hot path: `fits(record, arg)` says whether a
+   * record matches the presented credential (it is called with undefined for an unknown client, so
+   * it can do the same work either way). A record that fitted is kept for `authCacheMs` from its
+   * read and reused while it fits, saving the client read (one DynamoDB `GetItem`); the tenant is
+   * checked on every call and failures are never kept. A kept record that does not fit is read
+   * again, so a secret rotated in another container works here at once; what a kept record allows
+   * for at most `authCacheMs` after a change made in another container is the old secret, or a
+   * deleted client. Changes made through this service drop the record at once.
+   */
+  async findActiveFor<A>(
+    clientId: string,
+    fits: (client: OAuthClient | undefined, arg: A) => boolean,
+    arg: A,
+  ): Promise<OAuthClient | undefined> {
+    const now = this.#d.clock.now();
+    const kept = this.#recent.get(clientId);
+    if (kept !== undefined) {
+      if (kept.until > now && fits(kept.client, arg)) {
+        if (await this.#d.tenants.isActive(kept.client.tenantId)) return kept.client;
+        this.#recent.delete(clientId);
+        return undefined;
+      }
+      this.#recent.delete(clientId);
+    }
+    const changes = this.#changes;
+    const c = await this.findActive(clientId);
+    if (!fits(c, arg) || c === undefined) return undefined;
+    if (this.#authCacheMs > 0 && changes === this.#changes) {
+      if (this.#recent.size >= this.#authCacheEntries) {
+        const oldest = this.#recent.keys().next();
+        if (!oldest.done) this.#recent.delete(oldest.value);
+      }
+      this.#recent.set(clientId, { client: c, until: now + this.#authCacheMs });
+    }
     return c;
   }
 }

@@ -19,6 +19,39 @@ export interface Form {
   has(name: string): boolean;
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** One name or value: `+` is a space, then percent-decoding; undefined when an escape is malformed. */
+function decode(s: string): string | undefined {
+  const t = s.includes("+") ? s.replace(/\+/g, " ") : s;
+  if (!t.includes("%")) return t;
+  try {
+    return decodeURIComponent(t);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The name/value pairs of a urlencoded body, exactly as `new URLSearchParams(body)` yields them,
+ * without its iterator and the UTF-8 round trip: well-formed escapes of valid UTF-8 decode alike
+ * either way. A malformed escape (which URLSearchParams keeps literally, or turns into U+FFFD) or a
+ * surrogate in the body hands the whole body to URLSearchParams.
+ */
+function pairs(body: string): Iterable<[string, string]> {
+  if (SURROGATE.test(body)) return new URLSearchParams(body);
+  const out: [string, string][] = [];
+  for (const part of body.split("&")) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    const k = decode(eq < 0 ? part : part.slice(0, eq));
+    const v = eq < 0 ? "" : decode(part.slice(eq + 1));
+    if (k === undefined || v === undefined) return new URLSearchParams(body);
+    out.push([k, v]);
+  }
+  return out;
+}
+
 /** Parses the form body; `invalid_request` for another media type, too many or too long values. */
 export function parseForm(req: HttpRequest): Form {
   if (req.method !== "POST") throw invalidRequest("Use POST.");
@@ -27,7 +60,7 @@ export function parseForm(req: HttpRequest): Form {
     throw invalidRequest("Send the parameters as application/x-www-form-urlencoded.");
   const values = new Map<string, string[]>();
   let count = 0;
-  for (const [k, v] of new URLSearchParams(req.body ?? "")) {
+  for (const [k, v] of pairs(req.body ?? "")) {
     if (++count > MAX_PARAMS) throw invalidRequest("Too many parameters.");
     if (v.length > MAX_VALUE) throw invalidRequest("A parameter value is too long.");
     if (v === "") continue;
@@ -35,13 +68,24 @@ export function parseForm(req: HttpRequest): Form {
     if (list) list.push(v);
     else values.set(k, [v]);
   }
-  return {
-    get(name) {
-      const v = values.get(name);
-      if (v && v.length > 1 && !LISTS.has(name)) throw invalidRequest(`The ${name} parameter is repeated.`);
-      return v?.[0];
-    },
-    all: (name) => values.get(name) ?? [],
-    has: (name) => values.has(name),
-  };
+  return new ParsedForm(values);
+}
+
+/** A Form over the parsed values (a class: no closures per request). */
+class ParsedForm implements Form {
+  readonly #values: Map<string, string[]>;
+  constructor(values: Map<string, string[]>) {
+    this.#values = values;
+  }
+  get(name: string): string | undefined {
+    const v = this.#values.get(name);
+    if (v && v.length > 1 && !LISTS.has(name)) throw invalidRequest(`The ${name} parameter is repeated.`);
+    return v?.[0];
+  }
+  all(name: string): string[] {
+    return this.#values.get(name) ?? [];
+  }
+  has(name: string): boolean {
+    return this.#values.has(name);
+  }
 }

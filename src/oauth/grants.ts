@@ -25,23 +25,43 @@ export interface TokenResponse {
   readonly issued_token_type?: string;
 }
 
+/** A grant's result: the response body and the claims of the access token in it. */
+export interface Issued {
+  readonly response: TokenResponse;
+  readonly claims: AccessTokenClaims;
+}
+
 /** Deepest delegation chain (`act` nesting) we issue. */
 export const MAX_ACT_DEPTH = 4;
 
 const depth = (a: ActorClaim | undefined): number => (a ? 1 + depth(a.act) : 0);
 
-function respond(
-  token: string,
-  claims: AccessTokenClaims,
-  extra: Partial<TokenResponse> = {},
-): TokenResponse {
-  return {
+function respond(token: string, claims: AccessTokenClaims, issuedTokenType?: string): Issued {
+  const response: { -readonly [K in keyof TokenResponse]: TokenResponse[K] } = {
     access_token: token,
     token_type: "Bearer",
     expires_in: claims.exp - claims.iat,
-    ...(claims.scope ? { scope: claims.scope } : {}),
-    ...extra,
   };
+  if (claims.scope) response.scope = claims.scope;
+  if (issuedTokenType !== undefined) response.issued_token_type = issuedTokenType;
+  return { response, claims };
+}
+
+/** What may stand unescaped between JSON quotes here: base64url and dots (a JWS), nothing else. */
+const JWS_CHARS = /^[\w.-]*$/;
+
+/**
+ * `JSON.stringify(response)` of a client_credentials or token-exchange response, the same text
+ * without scanning the ~700-character token for characters to escape: a JWS is base64url and dots
+ * (checked, falling back to JSON.stringify otherwise).
+ */
+export function tokenResponseJson(r: TokenResponse): string {
+  if (r.token_type !== "Bearer" || !Number.isSafeInteger(r.expires_in) || !JWS_CHARS.test(r.access_token))
+    return JSON.stringify(r);
+  let s = `{"access_token":"${r.access_token}","token_type":"Bearer","expires_in":${r.expires_in}`;
+  if (r.scope !== undefined) s += `,"scope":${JSON.stringify(r.scope)}`;
+  if (r.issued_token_type !== undefined) s += `,"issued_token_type":${JSON.stringify(r.issued_token_type)}`;
+  return `${s}}`;
 }
 
 const aud = (list: string[]): string | string[] => (list.length === 1 ? list[0]! : list);
@@ -51,7 +71,7 @@ export async function clientCredentials(
   form: Form,
   client: OAuthClient,
   tokens: AccessTokenService,
-): Promise<TokenResponse> {
+): Promise<Issued> {
   const scopes = grantScopes(parseScope(form.get("scope")), client.scope);
   const content: TokenContent = {
     sub: client.clientId,
@@ -78,7 +98,7 @@ export async function tokenExchange(
   client: OAuthClient,
   tokens: AccessTokenService,
   clock: Clock,
-): Promise<TokenResponse> {
+): Promise<Issued> {
   const subjectToken = form.get("subject_token");
   const subjectType = form.get("subject_token_type");
   if (subjectToken === undefined || subjectType === undefined)
@@ -121,9 +141,11 @@ export async function tokenExchange(
     tenant_id: client.tenantId,
     ...(scopes.length ? { scope: scopes.join(" ") } : {}),
     act,
+    // A token exchanged from a refresh family's token dies with the family too.
+    ...(typeof subject.fid === "string" ? { fid: subject.fid } : {}),
   };
   const { token, claims } = await tokens.issue(content, lifetime);
-  return respond(token, claims, { issued_token_type: ACCESS_TOKEN_TYPE });
+  return respond(token, claims, ACCESS_TOKEN_TYPE);
 }
 
 /** `unsupported_grant_type` / `unauthorized_client` checks shared by the endpoint. */

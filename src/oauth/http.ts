@@ -11,11 +11,32 @@ import type { ClientAuthenticator } from "./client-auth.ts";
 import type { ClientService } from "./clients.ts";
 import { invalidRequest, OAuthError } from "./errors.ts";
 import { parseForm } from "./form.ts";
-import { assertGrantAllowed, clientCredentials, tokenExchange } from "./grants.ts";
+import {
+  assertGrantAllowed,
+  clientCredentials,
+  type TokenResponse,
+  tokenExchange,
+  tokenResponseJson,
+} from "./grants.ts";
 import { PATHS, serverMetadata } from "./metadata.ts";
 import { type AccessTokenClaims, GRANT_TYPES, type OAuthClient, TOKEN_EXCHANGE } from "./model.ts";
 import type { SignIn } from "./signin.ts";
 import { type AccessTokenService, InvalidTokenError } from "./tokens.ts";
+
+/**
+ * What the token endpoint issued, for the route-edge decorators (`HttpResponse.meta`; never sent,
+ * and holding no credential): the audit rule can read it instead of re-parsing the form, the
+ * response and the token. The response's `expires_in` is `exp - iat`, its `scope` the claim's.
+ */
+export interface TokenMeta {
+  /** The request's `grant_type` (one of GRANT_TYPES). */
+  readonly grant_type: string;
+  /**
+   * The access token's claims, as signed (client_credentials, token exchange); absent for the
+   * sign-in grants, whose responses carry more (read the response then).
+   */
+  readonly claims?: AccessTokenClaims;
+}
 
 /** What the OAuth routes need. */
 export interface OAuthRoutesDeps {
@@ -97,15 +118,26 @@ export function oauthRoutes(d: OAuthRoutesDeps): Route[] {
           allowPublic: interactive,
         });
         assertGrantAllowed(client, grantType);
-        const body =
+        const issued: { response: TokenResponse; claims?: AccessTokenClaims } =
           grantType === TOKEN_EXCHANGE
             ? await tokenExchange(form, client, d.tokens, d.clock)
             : interactive
-              ? await d.signIn!.grant(grantType, form, client)
+              ? { response: await d.signIn!.grant(grantType, form, client) }
               : await clientCredentials(form, client, d.tokens);
         // No log line here: the `token.issued` audit event records client, tenant and grant, and a
         // debug line would make a per-request child logger even when debug is off.
-        return json(200, body, noStore);
+        const meta: TokenMeta = issued.claims
+          ? { grant_type: grantType, claims: issued.claims }
+          : { grant_type: grantType };
+        // json(200, issued.response, noStore) with the meta, built directly.
+        return {
+          statusCode: 200,
+          headers: { "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache" },
+          // Our grants' responses (access token, type, expiry, scope, issued type) serialise by
+          // hand; the sign-in grants' (refresh and id tokens too) with JSON.stringify.
+          body: issued.claims ? tokenResponseJson(issued.response) : JSON.stringify(issued.response),
+          meta,
+        };
       },
     },
     {

@@ -125,6 +125,12 @@ export interface AccessTokenClaims {
   readonly act?: ActorClaim;
   /** RFC 8693 §4.4: who may act for the subject. */
   readonly may_act?: { readonly sub: string };
+  /**
+   * Private claim of tokens issued from a refresh-token family (the code redemption that created it
+   * and every refresh): `familyRef(family id)`, a hash, never the id. Revoking the family revokes
+   * the token (`AccessTokenService.isRevoked`).
+   */
+  readonly fid?: string;
 }
 
 /** Audiences of a token as an array. */

@@ -12,8 +12,9 @@ const MAX_SCOPES = 64;
 export function parseScope(value: string | undefined): string[] {
   if (value === undefined) return [];
   const parts = value.split(" ");
-  if (parts.some((p) => !SCOPE_TOKEN.test(p)))
-    throw new OAuthError("invalid_scope", "The scope is malformed.");
+  for (const p of parts)
+    if (!SCOPE_TOKEN.test(p)) throw new OAuthError("invalid_scope", "The scope is malformed.");
+  if (parts.length === 1) return parts;
   const out = [...new Set(parts)];
   if (out.length > MAX_SCOPES) throw new OAuthError("invalid_scope", "Too many scopes.");
   return out;
@@ -25,10 +26,11 @@ export function parseScope(value: string | undefined): string[] {
  */
 export function grantScopes(requested: readonly string[], allowed: readonly string[]): string[] {
   if (requested.length === 0) return [...allowed];
-  const ok = new Set(allowed);
-  const denied = requested.filter((s) => !ok.has(s));
-  if (denied.length > 0)
-    throw new OAuthError("invalid_scope", "The requested scope exceeds what this client may get.");
+  // Lists of a few scopes: a linear search is cheaper than building a Set for each request.
+  const ok = allowed.length > 8 ? new Set(allowed) : undefined;
+  for (const s of requested)
+    if (ok ? !ok.has(s) : !allowed.includes(s))
+      throw new OAuthError("invalid_scope", "The requested scope exceeds what this client may get.");
   return [...requested];
 }
 
@@ -59,6 +61,13 @@ export function grantAudiences(
   audienceParams: readonly string[],
   allowed: readonly string[],
 ): string[] {
+  if (resources.length === 0 && audienceParams.length === 0) {
+    // None requested (the usual case): the client's default.
+    const first = allowed[0];
+    if (first === undefined)
+      throw new OAuthError("invalid_target", "This client has no audience to request.");
+    return [first];
+  }
   for (const r of resources)
     if (!isResourceIndicator(r))
       throw new OAuthError("invalid_target", "A resource must be an absolute URI without a fragment.");
@@ -66,12 +75,6 @@ export function grantAudiences(
     if (a.length > 256 || /\p{Cc}/u.test(a))
       throw new OAuthError("invalid_target", "An audience is malformed.");
   const requested = [...new Set([...resources, ...audienceParams])];
-  if (requested.length === 0) {
-    const first = allowed[0];
-    if (first === undefined)
-      throw new OAuthError("invalid_target", "This client has no audience to request.");
-    return [first];
-  }
   if (requested.length > MAX_AUDIENCES) throw new OAuthError("invalid_target", "Too many audiences.");
   const ok = new Set(allowed);
   if (requested.some((r) => !ok.has(r)))

@@ -79,6 +79,8 @@ export function createOAuth(d: OAuthDeps): OAuth {
     keys: d.keyRing,
     clock: d.clock,
     revocations: d.store,
+    // Tokens issued from a refresh family die with it (their `fid` claim).
+    ...(d.signIn ? { families: d.signIn.store } : {}),
   });
   const clientAuth = new ClientAuthenticator({ clients, replay: d.store, clock: d.clock, issuer: d.issuer });
   const signIn = d.signIn

@@ -34,6 +34,11 @@ export interface AccessTokenServiceOptions {
   /** Token ids; default: random UUIDs (122 random bits, node's pooled entropy: fast on the hot path). */
   readonly jti?: () => string;
   readonly revocations: RevocationList;
+  /**
+   * Revocation of refresh-token families, for tokens with a `fid` claim (issued from a family):
+   * such a token is revoked with its family (code replay, reuse, RFC 7009, consent revocation).
+   */
+  readonly families?: { isFamilyRevoked(ref: string, now: number): Promise<boolean> };
   /** Clock skew tolerated when verifying `exp`/`iat`/`nbf`. @default 5 */
   readonly clockToleranceSeconds?: number;
 }
@@ -90,8 +95,10 @@ export class AccessTokenService {
       this.#headers.set(signer.kid, header);
     }
     const input = `${header}.${b64(JSON.stringify(claims))}`;
-    const sig = await signer.sign(Buffer.from(input, "ascii"));
-    return { token: `${input}.${Buffer.from(sig).toString("base64url")}`, claims };
+    const sig = await signer.sign(Buffer.from(input, "latin1"));
+    // node:crypto signers return a Buffer already: encode it without a copy.
+    const raw = Buffer.isBuffer(sig) ? sig : Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength);
+    return { token: `${input}.${raw.toString("base64url")}`, claims };
   }
 
   #key = async (header: JWTHeaderParameters): Promise<CryptoKey> => {
@@ -139,9 +146,14 @@ export class AccessTokenService {
     return payload as unknown as AccessTokenClaims;
   }
 
-  /** Whether the token was revoked (RFC 7009). */
+  /** Whether the token was revoked (RFC 7009), or its refresh family (`fid`) was. */
   isRevoked(claims: AccessTokenClaims): Promise<boolean> {
-    return this.#o.revocations.isRevoked(claims.jti, this.#o.clock.now());
+    const now = this.#o.clock.now();
+    const byJti = this.#o.revocations.isRevoked(claims.jti, now);
+    const families = this.#o.families;
+    if (typeof claims.fid !== "string" || !families) return byJti;
+    // Issued from a refresh family: also revoked with it (both point reads run at once).
+    return Promise.all([byJti, families.isFamilyRevoked(claims.fid, now)]).then(([j, f]) => j || f);
   }
 
   /** Revokes a token until it would have expired. */
