@@ -3,9 +3,11 @@
  * Admin changes emit `success` (or `failure` with the error code); OAuth emits `token.issued` /
  * `token.refused`, `token.introspected` (allow = active) and `token.revoked`.
  */
+import type { TokenMeta } from "../oauth/http.ts";
 import { PATHS } from "../oauth/metadata.ts";
+import type { UserChangeMeta } from "../users/http.ts";
 import { type AuditEventInput, PLATFORM_TENANT } from "./events.ts";
-import { type AuditedCall, type AuditRule, errorCode, str } from "./route-audit.ts";
+import { type AuditedCall, type AuditRule, type Built, errorCode, str } from "./route-audit.ts";
 
 type Change = Pick<AuditEventInput, "type" | "action"> & {
   readonly resource: (c: AuditedCall) => string;
@@ -46,12 +48,7 @@ function change(method: string, path: string, ch: Change): AuditRule {
  * A user change that may disable the user: `user.updated`, plus `session.revoked` (`revoke_all`)
  * when it disabled them (their sessions are revoked with it).
  */
-function disabling(
-  method: string,
-  path: string,
-  action: string,
-  disables: (c: AuditedCall) => boolean,
-): AuditRule {
+function disabling(method: string, path: string, action: string): AuditRule {
   const base = change(method, path, {
     type: "user.updated",
     action,
@@ -67,7 +64,9 @@ function disabling(
         action,
         decision: "success",
       },
-      ...(disables(c) && c.body?.disabled === true
+      // Only when this request disabled the user (the users service reports the transition):
+      // disabling a user who is disabled already revokes nothing.
+      ...((c.response?.meta as UserChangeMeta | undefined)?.disabled_now === true
         ? [
             {
               type: "session.revoked" as const,
@@ -137,14 +136,8 @@ export const ADMIN_AUDIT_RULES: readonly AuditRule[] = [
     resource: (c) => `user:${str(c.body, "id") ?? "?"}`,
   }),
   // Disabling a user also ends all of their sessions: two events, the change and the revocation.
-  disabling("PATCH", `${U}/{userId}`, "update", (c) => {
-    try {
-      return (JSON.parse(c.req.body ?? "{}") as { disabled?: unknown }).disabled === true;
-    } catch {
-      return false;
-    }
-  }),
-  disabling("POST", `${U}/{userId}/disable`, "disable", () => true),
+  disabling("PATCH", `${U}/{userId}`, "update"),
+  disabling("POST", `${U}/{userId}/disable`, "disable"),
   change("DELETE", `${U}/{userId}`, {
     type: "user.deleted",
     action: "delete",
@@ -240,32 +233,56 @@ export function oauthAuditRules(d: OAuthAuditDeps): AuditRule[] {
     const id = clientIdOf(c);
     return id ? `client:${id}` : "anonymous";
   };
+  /** token.issued from the response body and the token in it (grants without TokenMeta claims). */
+  const issuedFromResponse = async (c: AuditedCall): Promise<Built> => {
+    const claims = jwtPayload(c.body?.access_token) ?? {};
+    const clientId = typeof claims.client_id === "string" ? claims.client_id : clientIdOf(c);
+    const sub = typeof claims.sub === "string" ? claims.sub : undefined;
+    const aud = Array.isArray(claims.aud)
+      ? claims.aud.join(" ")
+      : typeof claims.aud === "string"
+        ? claims.aud
+        : "";
+    return {
+      type: "token.issued",
+      tenant: typeof claims.tenant_id === "string" ? claims.tenant_id : await callerTenant(c),
+      actor: clientId ? `client:${clientId}` : "anonymous",
+      ...(sub && sub !== clientId ? { subject: sub } : {}),
+      resource: aud ? `audience:${aud}` : "token",
+      action: grantOf(c),
+      decision: "allow",
+      detail: {
+        grant_type: grantOf(c),
+        scope: str(c.body, "scope") ?? null,
+        jti: typeof claims.jti === "string" ? claims.jti : null,
+        expires_in: typeof c.body?.expires_in === "number" ? c.body.expires_in : null,
+      },
+    };
+  };
   return [
     {
       method: "POST",
       path: PATHS.token,
-      ok: async (c) => {
-        const claims = jwtPayload(c.body?.access_token) ?? {};
-        const clientId = typeof claims.client_id === "string" ? claims.client_id : clientIdOf(c);
-        const sub = typeof claims.sub === "string" ? claims.sub : undefined;
-        const aud = Array.isArray(claims.aud)
-          ? claims.aud.join(" ")
-          : typeof claims.aud === "string"
-            ? claims.aud
-            : "";
+      ok: (c) => {
+        // The token endpoint's meta (TokenMeta, src/oauth/http.ts): the grant and the claims as
+        // signed, so nothing is re-parsed; the same event as issuedFromResponse builds.
+        const m = c.response?.meta as TokenMeta | undefined;
+        const t = m?.claims;
+        if (!m || !t) return issuedFromResponse(c);
+        const aud = Array.isArray(t.aud) ? t.aud.join(" ") : t.aud;
         return {
           type: "token.issued",
-          tenant: typeof claims.tenant_id === "string" ? claims.tenant_id : await callerTenant(c),
-          actor: clientId ? `client:${clientId}` : "anonymous",
-          ...(sub && sub !== clientId ? { subject: sub } : {}),
+          tenant: t.tenant_id,
+          actor: `client:${t.client_id}`,
+          ...(t.sub && t.sub !== t.client_id ? { subject: t.sub } : {}),
           resource: aud ? `audience:${aud}` : "token",
-          action: grantOf(c),
+          action: m.grant_type,
           decision: "allow",
           detail: {
-            grant_type: grantOf(c),
-            scope: str(c.body, "scope") ?? null,
-            jti: typeof claims.jti === "string" ? claims.jti : null,
-            expires_in: typeof c.body?.expires_in === "number" ? c.body.expires_in : null,
+            grant_type: m.grant_type,
+            scope: t.scope ? t.scope : null,
+            jti: t.jti,
+            expires_in: t.exp - t.iat,
           },
         };
       },

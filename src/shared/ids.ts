@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomFillSync, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, randomFillSync, timingSafeEqual } from "node:crypto";
 
 /** Id generator, injectable for deterministic tests. */
 export interface IdGenerator {
@@ -82,7 +82,7 @@ export function newSecret(prefix: string, bytes = 32): string {
  * latency. Passwords (low entropy) use a memory-hard KDF elsewhere.
  */
 export function hashSecret(secret: string): string {
-  return createHash("sha256").update(secret, "utf8").digest("base64url");
+  return hash("sha256", secret, "base64url");
 }
 
 export function constantTimeEqual(a: string, b: string): boolean {
