@@ -101,14 +101,22 @@ export const requestInfo = (req: HttpRequest): NonNullable<AuditEvent["request"]
  * The actor of a principal: `platform:<credential>` for the platform admin; a tenant credential's
  * id as is when typed (`client:<id>`), else `apikey:<id>`; `anonymous` without one.
  */
-export const actorOf = (p: Principal | undefined): string =>
-  p === undefined
-    ? "anonymous"
-    : p.kind === "platform"
-      ? `platform:${p.credentialId}`
-      : p.credentialId.includes(":")
-        ? p.credentialId
-        : `apikey:${p.credentialId}`;
+export const actorOf = (p: Principal | undefined): string => {
+  if (p === undefined) return "anonymous";
+  // Principals come from the credential caches, one object per credential: the text is kept.
+  let a = actors.get(p);
+  if (a === undefined) {
+    a =
+      p.kind === "platform"
+        ? `platform:${p.credentialId}`
+        : p.credentialId.includes(":")
+          ? p.credentialId
+          : `apikey:${p.credentialId}`;
+    actors.set(p, a);
+  }
+  return a;
+};
+const actors = new WeakMap<Principal, string>();
 
 /** An emitter that drops everything (tests and code paths built without audit). */
 export const noAudit: Pick<AuditEmitter, "emit"> = { emit: () => {} };

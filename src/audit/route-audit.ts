@@ -108,9 +108,9 @@ export function auditedRoutes(
       if (!Array.isArray(e)) sink.emit(withBase(e as Built, c.base));
       else for (const one of e as readonly Built[]) sink.emit(withBase(one, c.base));
     };
+    const fail = (err: unknown) => log?.error("audit event not built", { err, path: route.path });
     const emit = (build: AuditRule["ok"] | undefined, c: AuditedCall): void | Promise<void> => {
       if (!build) return;
-      const fail = (err: unknown) => log?.error("audit event not built", { err, path: route.path });
       try {
         const out = build(c);
         if (out instanceof Promise) return out.then((e) => send(c, e), fail);
