@@ -26,6 +26,12 @@ export interface PlatformConfig {
   readonly apiAudience?: string;
   /** Default access token lifetime in seconds (`PORTCULLIS_TOKEN_LIFETIME`). @default 600 */
   readonly tokenLifetime: number;
+  /**
+   * Seconds an authenticated client record is kept per container (`PORTCULLIS_CLIENT_AUTH_CACHE_SECONDS`;
+   * 0: read on every request): a secret rotated or a client deleted elsewhere works here that long.
+   * @default 5
+   */
+  readonly clientAuthCacheSeconds: number;
   /** End-user sign-in: session timeouts, refresh-token lifetime, password KDF cost (docs/SIGNIN.md). */
   readonly signIn: SignInSettings;
   /** Authorization API: caches, consistency, list limits (`PORTCULLIS_AUTHZ_*`, src/authz/http/settings.ts). */
@@ -75,6 +81,7 @@ const envSchema = z.object({
     .default(1024 * 1024),
   PORTCULLIS_API_AUDIENCE: z.string().min(1).max(256).optional(),
   PORTCULLIS_TOKEN_LIFETIME: z.coerce.number().int().min(60).max(86_400).default(600),
+  PORTCULLIS_CLIENT_AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(60).default(5),
   PORTCULLIS_SESSION_IDLE_TIMEOUT: z.coerce
     .number()
     .int()
@@ -151,6 +158,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, defaults: { issuer: string
     keys,
     ...(e.PORTCULLIS_API_AUDIENCE ? { apiAudience: e.PORTCULLIS_API_AUDIENCE } : {}),
     tokenLifetime: e.PORTCULLIS_TOKEN_LIFETIME,
+    clientAuthCacheSeconds: e.PORTCULLIS_CLIENT_AUTH_CACHE_SECONDS,
     signIn: {
       sessionIdleTimeout: Math.min(e.PORTCULLIS_SESSION_IDLE_TIMEOUT, e.PORTCULLIS_SESSION_MAX_LIFETIME),
       sessionMaxLifetime: e.PORTCULLIS_SESSION_MAX_LIFETIME,

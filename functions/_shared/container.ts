@@ -180,6 +180,7 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     ids,
     log,
     tokenLifetime: config.tokenLifetime,
+    clientAuthCacheMs: config.clientAuthCacheSeconds * 1000,
     maxTokenLifetime: config.keys.maxTokenLifetimeSeconds,
     jwksMaxAgeSeconds: config.keys.jwksMaxAgeSeconds,
     signIn: {

@@ -3,6 +3,8 @@
  * Admin changes emit `success` (or `failure` with the error code); OAuth emits `token.issued` /
  * `token.refused`, `token.introspected` (allow = active) and `token.revoked`.
  */
+
+import { formParam } from "../oauth/form.ts";
 import type { TokenMeta } from "../oauth/http.ts";
 import { PATHS } from "../oauth/metadata.ts";
 import type { UserChangeMeta } from "../users/http.ts";
@@ -188,31 +190,19 @@ function jwtPayload(token: unknown): Record<string, unknown> | undefined {
 
 /** The client id a token request names (form `client_id`, HTTP Basic user, or assertion `sub`). */
 function clientIdOf(c: AuditedCall): string | undefined {
-  const body = c.req.body ?? "";
-  let form: URLSearchParams;
-  try {
-    form = new URLSearchParams(body);
-  } catch {
-    form = new URLSearchParams();
-  }
-  const id = form.get("client_id");
+  // Read as the endpoint reads it (formParam), so the event names the client the endpoint checked.
+  const id = formParam(c.req.body, "client_id");
   if (id) return id.slice(0, 256);
   const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(c.req.headers.authorization ?? "");
   if (basic?.[1]) {
     const user = Buffer.from(basic[1], "base64").toString("utf8").split(":")[0];
     if (user) return decodeURIComponent(user).slice(0, 256);
   }
-  const sub = jwtPayload(form.get("client_assertion"))?.sub;
+  const sub = jwtPayload(formParam(c.req.body, "client_assertion"))?.sub;
   return typeof sub === "string" ? sub.slice(0, 256) : undefined;
 }
 
-const grantOf = (c: AuditedCall): string => {
-  try {
-    return (new URLSearchParams(c.req.body ?? "").get("grant_type") ?? "none").slice(0, 128);
-  } catch {
-    return "none";
-  }
-};
+const grantOf = (c: AuditedCall): string => (formParam(c.req.body, "grant_type") ?? "none").slice(0, 128);
 
 /** What the OAuth rules need: the tenant of a client, for requests that fail before it is known. */
 export interface OAuthAuditDeps {
@@ -328,12 +318,7 @@ export function oauthAuditRules(d: OAuthAuditDeps): AuditRule[] {
       method: "POST",
       path: PATHS.revoke,
       ok: async (c) => {
-        let token: string | null = null;
-        try {
-          token = new URLSearchParams(c.req.body ?? "").get("token");
-        } catch {
-          // no token
-        }
+        const token = formParam(c.req.body, "token");
         const claims = token ? await d.verify(token).catch(() => undefined) : undefined;
         const tenant = await callerTenant(c);
         const known = claims !== undefined && claims.tenant_id === tenant;

@@ -256,7 +256,10 @@ export class ClientService {
       throw forbidden("Only the platform admin may change a multi-tenant client.");
   }
 
-  /** Issues a new secret (the old one stops working at once); returned once. */
+  /**
+   * Issues a new secret, returned once. The old one stops working at once in this container and
+   * within `authCacheMs` (default 5 s) in the others (the oauth function's containers, in AWS).
+   */
   async rotateSecret(
     tenantId: string,
     clientId: string,

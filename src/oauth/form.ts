@@ -41,7 +41,9 @@ function decode(s: string): string | undefined {
 function pairs(body: string): Iterable<[string, string]> {
   if (SURROGATE.test(body)) return new URLSearchParams(body);
   const out: [string, string][] = [];
-  for (const part of body.split("&")) {
+  // URLSearchParams drops one leading "?": so does this (the fallbacks get the body as given).
+  const text = body.charCodeAt(0) === 63 ? body.slice(1) : body;
+  for (const part of text.split("&")) {
     if (part === "") continue;
     const eq = part.indexOf("=");
     const k = decode(eq < 0 ? part : part.slice(0, eq));
@@ -50,6 +52,20 @@ function pairs(body: string): Iterable<[string, string]> {
     out.push([k, v]);
   }
   return out;
+}
+
+/**
+ * A form parameter as the endpoints read it (same pairs, repetition refused), for code that must
+ * agree with them without failing: undefined when absent, repeated or unparseable.
+ */
+export function formParam(body: string | undefined, name: string): string | undefined {
+  let found: string | undefined;
+  for (const [k, v] of pairs(body ?? "")) {
+    if (k !== name || v === "") continue;
+    if (found !== undefined) return undefined;
+    found = v;
+  }
+  return found;
 }
 
 /** Parses the form body; `invalid_request` for another media type, too many or too long values. */

@@ -30,6 +30,8 @@ export interface OAuthDeps {
   readonly log: Logger;
   /** Default access token lifetime (s). @default 600 */
   readonly tokenLifetime?: number;
+  /** How long an authenticated client record is kept per container (ms). @default 5000 */
+  readonly clientAuthCacheMs?: number;
   /** Longest token lifetime (s); also the key ring's retention. @default 3600 */
   readonly maxTokenLifetime?: number;
   /** JWKS and metadata `max-age` (s). @default 300 */
@@ -72,6 +74,7 @@ export function createOAuth(d: OAuthDeps): OAuth {
     ids: d.ids,
     apiAudience,
     ...(d.tokenLifetime ? { defaultTokenLifetime: d.tokenLifetime } : {}),
+    ...(d.clientAuthCacheMs !== undefined ? { authCacheMs: d.clientAuthCacheMs } : {}),
     ...(d.maxTokenLifetime ? { maxTokenLifetime: d.maxTokenLifetime } : {}),
   });
   const tokens = new AccessTokenService({

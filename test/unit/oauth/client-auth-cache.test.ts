@@ -169,3 +169,46 @@ describe("tokenResponseJson", () => {
     expect(tokenResponseJson(r)).toBe(JSON.stringify(r));
   });
 });
+
+describe("PORTCULLIS_CLIENT_AUTH_CACHE_SECONDS", () => {
+  it("is 0–60 s, default 5", async () => {
+    const { configFromEnv } = await import("../../../functions/_shared/config.ts");
+    const env = { PORTCULLIS_ADMIN_KEY: "admin-key-for-client-cache-test" };
+    const of = (v?: string) =>
+      configFromEnv(v === undefined ? env : { ...env, PORTCULLIS_CLIENT_AUTH_CACHE_SECONDS: v }, {
+        issuer: "http://as",
+      }).clientAuthCacheSeconds;
+    expect(of()).toBe(5);
+    expect(of("0")).toBe(0);
+    expect(() => of("-1")).toThrow(/PORTCULLIS_CLIENT_AUTH_CACHE_SECONDS/);
+    expect(() => of("61")).toThrow(/PORTCULLIS_CLIENT_AUTH_CACHE_SECONDS/);
+  });
+
+  it("0 reads the client on every request: a client deleted elsewhere is refused at once", async () => {
+    const store = new MemoryOAuthStore();
+    const clients = new ClientService({
+      store,
+      tenants: { isActive: async () => true },
+      clock: new ManualClock(Date.UTC(2026, 5, 1)),
+      ids: ulidGenerator,
+      apiAudience: "https://api",
+      authCacheMs: 0,
+    });
+    const auth = new ClientAuthenticator({
+      clients,
+      replay: store,
+      clock: new ManualClock(0),
+      issuer: "https://as",
+    });
+    const { client, secret } = await clients.register("T1", { client_name: "c" });
+    const req = request(client.clientId, secret!);
+    const who = () =>
+      auth
+        .authenticate(req, parseForm(req), "https://as/oauth/token", log)
+        .then((r) => r.client.clientId)
+        .catch((e: { code?: string }) => e.code ?? "error");
+    expect(await who()).toBe(client.clientId);
+    await store.deleteClient("T1", client.clientId);
+    expect(await who()).toBe("invalid_client");
+  });
+});

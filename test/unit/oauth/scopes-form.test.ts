@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { HttpRequest } from "../../../src/http/types.ts";
 import { OAuthError, renderOAuthError } from "../../../src/oauth/errors.ts";
-import { parseForm } from "../../../src/oauth/form.ts";
+import { formParam, parseForm } from "../../../src/oauth/form.ts";
 import {
   grantAudiences,
   grantScopes,
@@ -50,6 +50,41 @@ describe("form parsing (RFC 6749 §3.1, §3.2)", () => {
       "invalid_request",
     );
     expect(code(() => parseForm(req(`a=${"x".repeat(16 * 1024 + 1)}`)))).toBe("invalid_request");
+  });
+});
+
+describe("form pairs agree with URLSearchParams", () => {
+  const pairsOf = (body: string) => {
+    const f = parseForm(req(body));
+    const keys = [...new Set([...new URLSearchParams(body).keys()])];
+    return keys.map((k) => [k, f.all(k)]);
+  };
+  const expected = (body: string) => {
+    const u = new URLSearchParams(body);
+    return [...new Set(u.keys())].map((k) => [k, u.getAll(k).filter((v) => v !== "")]);
+  };
+
+  it("on a leading '?', '+', escapes, malformed escapes, surrogates and empty keys", () => {
+    for (const body of [
+      "?client_id=a&token=b",
+      "??client_id=a",
+      "?a=%ZZ&b=1",
+      "a=x+y&b=%2B&c=%C3%A9&=v&d",
+      "a=%E0%A4%A&b=\uD800",
+      "__proto__=1&constructor=2",
+      "a=1;b=2",
+    ])
+      expect(pairsOf(body), body).toEqual(expected(body));
+  });
+
+  it("refuses a parameter repeated behind a leading '?' like any other (RFC 6749 §3.1)", () => {
+    expect(
+      code(() => parseForm(req("?grant_type=refresh_token&grant_type=client_credentials")).get("grant_type")),
+    ).toBe("invalid_request");
+    // What the audit rules read: the same value the endpoint reads, nothing when repeated.
+    expect(formParam("?client_id=victim&token=x", "client_id")).toBe("victim");
+    expect(formParam("client_id=a&client_id=b", "client_id")).toBeUndefined();
+    expect(formParam(undefined, "client_id")).toBeUndefined();
   });
 });
 
