@@ -59,8 +59,39 @@ export type ExplainStep =
       readonly notIn: string;
     };
 
+/**
+ * Steps an explanation may take. Explanations are not memoised (each branch of an intersection is
+ * explained in full), so a model nesting intersections makes them exponential where the check is
+ * not: the walk is bounded, and an explanation that needs more steps is not given.
+ */
+export const EXPLAIN_MAX_STEPS = 10_000;
+/** Steps of a granting path (the audit reason of every allowed check). */
+export const PATH_MAX_STEPS = 256;
+/** Longest granting path kept (and cached); longer ones are cut and end with `…`. */
+export const PATH_MAX_CHARS = 2048;
+
+/** Steps left to the walk in progress (explanations are synchronous: one walk at a time). */
+let stepsLeft = Number.POSITIVE_INFINITY;
+
+/** {@link explain} within `maxSteps`; undefined when the explanation needs more. */
+export function explainWithin(
+  run: CheckRun,
+  object: string,
+  def: RelationDef,
+  maxSteps: number,
+): ExplainStep | undefined {
+  stepsLeft = maxSteps;
+  try {
+    const step = explain(run, object, def);
+    return stepsLeft < 0 ? undefined : step;
+  } finally {
+    stepsLeft = Number.POSITIVE_INFINITY;
+  }
+}
+
 /** Why `run.user` has `def` on `object`; undefined when not allowed (or a read is still pending). */
 export function explain(run: CheckRun, object: string, def: RelationDef, depth = 0): ExplainStep | undefined {
+  if (--stepsLeft < 0) return undefined;
   const u = run.user;
   if (u.kind === USER_USERSET && u.relation === def.name && u.object === object) {
     return { kind: "self", object, relation: def.name };
@@ -230,11 +261,14 @@ export function formatExplanation(step: ExplainStep): string {
 }
 
 /**
- * The granting path of a check that resolved TRUE with `run`, as one line; undefined when a hop
- * would need a read the check did not make (a sub-result came from the sub-problem cache and the
- * store is remote). Never reads: it only walks what the check already resolved.
+ * The granting path of a check that resolved TRUE with `run`, as one line of at most
+ * {@link PATH_MAX_CHARS}; undefined when a hop would need a read the check did not make (a
+ * sub-result came from the sub-problem cache and the store is remote) or the walk would take more
+ * than {@link PATH_MAX_STEPS} steps. It only walks what the check already resolved.
  */
 export function grantingPath(run: CheckRun, object: string, def: RelationDef): string | undefined {
-  const step = explain(run, object, def);
-  return step && formatExplanation(step);
+  const step = explainWithin(run, object, def, PATH_MAX_STEPS);
+  if (!step) return undefined;
+  const text = formatExplanation(step);
+  return text.length <= PATH_MAX_CHARS ? text : `${text.slice(0, PATH_MAX_CHARS - 1)}…`;
 }

@@ -25,7 +25,7 @@ import type { CheckResultCache } from "./caching/check-results.ts";
 import { CheckRun, ERR_CONDITION, ERR_DEPTH, type Outcome, settle, TRUE, WAIT } from "./check.ts";
 import { AuthzError, invalidContinuationToken, resolutionTooComplex, validationError } from "./errors.ts";
 import { expand } from "./expand.ts";
-import { explain, grantingPath } from "./explain.ts";
+import { EXPLAIN_MAX_STEPS, explainWithin, grantingPath } from "./explain.ts";
 import { listObjects } from "./list-objects.ts";
 import { listUsers } from "./list-users.ts";
 import type { TupleKey } from "./model.ts";
@@ -290,13 +290,13 @@ function finishCheck(
   }
   const explainLater = async (): Promise<CheckResponse> => {
     for (;;) {
-      const explanation = explain(run, object, def);
+      const explanation = explainWithin(run, object, def, EXPLAIN_MAX_STEPS);
       if (explanation || !view.hasPending)
         return explanation ? { allowed: true, explanation } : { allowed: true };
       await view.flush();
     }
   };
-  const explanation = explain(run, object, def);
+  const explanation = explainWithin(run, object, def, EXPLAIN_MAX_STEPS);
   return explanation ? { allowed: true, explanation } : view.hasPending ? explainLater() : { allowed: true };
 }
 
@@ -323,7 +323,8 @@ export async function batchCheck(deps: QueryDeps, req: BatchCheckRequest): Promi
   const ts = await deps.models.resolve(req.storeId, req.authorizationModelId);
   const view = new StoreView(req.storeId, deps.store, { forceBatched: deps.options.forceBatchedReads });
   const cacheable = req.consistency !== "HIGHER_CONSISTENCY";
-  const result: Record<string, BatchCheckResult> = {};
+  // Keyed by caller-chosen correlation ids: no prototype ("__proto__" is a valid id).
+  const result: Record<string, BatchCheckResult> = Object.create(null);
   const open: { id: string; p: PreparedCheck }[] = [];
   for (const c of checks) {
     try {

@@ -117,9 +117,10 @@ function checkSemantics(model: AuthorizationModelInput): ReadonlyMap<string, Com
     }
   }
 
+  const memo: EntrypointMemo = { ok: new Set(), steps: 0 };
   for (const [type, rels] of types) {
     for (const [name, rel] of rels) {
-      const res = hasEntrypoint(types, type, name, rel.rewrite, new Map());
+      const res = hasEntrypoint(types, type, name, rel.rewrite, new Map(), memo);
       if (!res.ok) {
         throw invalidModel(
           res.loop
@@ -193,6 +194,22 @@ function visit(v: Visited, type: string, relation: string): Visited {
   return out;
 }
 
+/**
+ * What one model's entrypoint checks share: the relations known to have an entrypoint, and the
+ * steps taken. The search copies its visited set per path, so without the memo nested
+ * intersections (`a2: a1 and b1`, `a1: a0 and b0`, …) make it exponential: a model of 40
+ * relations took minutes. "Has an entrypoint" found under some visited set holds under any (fewer
+ * visited relations only open paths), so positive answers for whole relations are kept; the step
+ * budget bounds what the memo cannot (models whose relations have no entrypoint).
+ */
+interface EntrypointMemo {
+  readonly ok: Set<string>;
+  steps: number;
+}
+
+/** Steps the entrypoint checks of one model may take before it is refused as too complex. */
+const MAX_ENTRYPOINT_STEPS = 200_000;
+
 /** OpenFGA's entrypoint rule: every relation needs a path to a direct object (or wildcard) type. */
 function hasEntrypoint(
   types: Map<string, Map<string, Rel>>,
@@ -200,6 +217,25 @@ function hasEntrypoint(
   relation: string,
   us: Userset,
   visited: Visited,
+  memo: EntrypointMemo,
+): { ok: boolean; loop: boolean } {
+  if (++memo.steps > MAX_ENTRYPOINT_STEPS)
+    throw invalidModel("the model is too complex to validate: simplify its nested rewrites");
+  const whole = types.get(type)?.get(relation)?.rewrite === us;
+  const key = `${type}#${relation}`;
+  if (whole && memo.ok.has(key)) return { ok: true, loop: false };
+  const res = entrypoint(types, type, relation, us, visited, memo);
+  if (whole && res.ok) memo.ok.add(key);
+  return res;
+}
+
+function entrypoint(
+  types: Map<string, Map<string, Rel>>,
+  type: string,
+  relation: string,
+  us: Userset,
+  visited: Visited,
+  memo: EntrypointMemo,
 ): { ok: boolean; loop: boolean } {
   const v = visit(visited, type, relation);
   const rel = types.get(type)?.get(relation);
@@ -209,7 +245,7 @@ function hasEntrypoint(
       if (!r.relation || r.wildcard) return { ok: true, loop: false };
       if (v.get(r.type)?.has(r.relation)) continue;
       const target = types.get(r.type)?.get(r.relation);
-      if (target && hasEntrypoint(types, r.type, r.relation, target.rewrite, v).ok)
+      if (target && hasEntrypoint(types, r.type, r.relation, target.rewrite, v, memo).ok)
         return { ok: true, loop: false };
     }
     return { ok: false, loop: false };
@@ -219,7 +255,7 @@ function hasEntrypoint(
     const target = types.get(type)?.get(r);
     if (!target) return { ok: false, loop: false };
     if (v.get(type)?.has(r)) return { ok: false, loop: true };
-    return hasEntrypoint(types, type, r, target.rewrite, v);
+    return hasEntrypoint(types, type, r, target.rewrite, v, memo);
   }
   if (us.tupleToUserset) {
     const ts = types.get(type)?.get(us.tupleToUserset.tupleset.relation ?? "");
@@ -227,14 +263,14 @@ function hasEntrypoint(
     for (const r of ts?.refs ?? []) {
       const target = types.get(r.type)?.get(cu);
       if (!target || v.get(r.type)?.has(cu)) continue;
-      if (hasEntrypoint(types, r.type, cu, target.rewrite, v).ok) return { ok: true, loop: false };
+      if (hasEntrypoint(types, r.type, cu, target.rewrite, v, memo).ok) return { ok: true, loop: false };
     }
     return { ok: false, loop: false };
   }
   if (us.union) {
     let loop = false;
     for (const c of us.union.child) {
-      const r = hasEntrypoint(types, type, relation, c, v);
+      const r = hasEntrypoint(types, type, relation, c, v, memo);
       if (r.ok) return { ok: true, loop: false };
       loop ||= r.loop;
     }
@@ -242,15 +278,15 @@ function hasEntrypoint(
   }
   if (us.intersection) {
     for (const c of us.intersection.child) {
-      const r = hasEntrypoint(types, type, relation, c, v);
+      const r = hasEntrypoint(types, type, relation, c, v, memo);
       if (!r.ok) return r;
     }
     return { ok: true, loop: false };
   }
   if (us.difference) {
-    const b = hasEntrypoint(types, type, relation, us.difference.base, v);
+    const b = hasEntrypoint(types, type, relation, us.difference.base, v, memo);
     if (!b.ok) return b;
-    const s = hasEntrypoint(types, type, relation, us.difference.subtract, v);
+    const s = hasEntrypoint(types, type, relation, us.difference.subtract, v, memo);
     if (!s.ok) return s;
     return { ok: true, loop: false };
   }

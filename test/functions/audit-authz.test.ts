@@ -189,6 +189,20 @@ describe.each(["memory", "dynamodb"] as const)("authz audit events (store %s)", 
     expect(batch.map((e) => e.detail?.correlation_id)).toEqual(["a", "b", "c"]);
     expect(batch.map((e) => e.reason)).toEqual(["document:roadmap#viewer@user:anne", "no path", "no path"]);
 
+    // Correlation ids that name Object.prototype members are ids like any other.
+    const odd = await during(() =>
+      call("POST", `/stores/${storeId}/batch-check`, {
+        checks: ["__proto__", "constructor"].map((correlation_id) => ({
+          tuple_key: { user: "user:anne", relation: "viewer", object: "document:roadmap" },
+          correlation_id,
+        })),
+      }),
+    );
+    expect(odd.map((e) => [e.detail?.correlation_id, e.decision, e.reason])).toEqual([
+      ["__proto__", "allow", "document:roadmap#viewer@user:anne"],
+      ["constructor", "allow", "document:roadmap#viewer@user:anne"],
+    ]);
+
     const listed = await during(() =>
       call("POST", `/stores/${storeId}/list-objects`, {
         type: "document",

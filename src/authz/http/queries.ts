@@ -168,9 +168,10 @@ export async function batchCheck(
   const r = await resolve(a, req, ctx, body.consistency, body.authorization_model_id);
   const stamp = r.target.revision;
   const cacheOk = a.checks.enabled && settled(a, stamp) && r.modelId !== undefined;
-  const out: Record<string, unknown> = {};
+  // Keyed by caller-chosen correlation ids: no prototype ("__proto__" is a valid id).
+  const out: Record<string, unknown> = Object.create(null);
   /** Granting paths of allowed items, by correlation id (audit reasons, `meta`). */
-  const paths: Record<string, string> = {};
+  const paths: Record<string, string> = Object.create(null);
   const todo: BatchCheckItem[] = [];
   for (const c of body.checks) {
     const contextual = c.contextual_tuples?.tuple_keys ?? [];

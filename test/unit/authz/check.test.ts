@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryAuthzStore } from "../../../src/authz/adapters/memory.ts";
+import { PATH_MAX_CHARS } from "../../../src/authz/explain.ts";
 import type { AuthzStore, ObjectRelationQuery, ReverseQuery, TupleLookup } from "../../../src/authz/ports.ts";
 import { checker, rejectsWith, setup, t } from "./helpers.ts";
 import { createSyncMemoryStore } from "./sync-store.ts";
@@ -498,5 +499,67 @@ describe("granting paths (withPath: the audit reason)", () => {
       wild: { allowed: true, path: "doc:3#viewer@user:* but not doc:3#blocked" },
       no: { allowed: false },
     });
+  });
+});
+
+describe("granting paths stay bounded", () => {
+  // a_i and b_i both need a_{i-1} and b_{i-1}: the check is linear (memoised), an unmemoised
+  // explanation doubles at every level.
+  const nested = (levels: number) => {
+    let dsl =
+      "model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a0: [user]\n    define b0: [user]\n";
+    for (let i = 1; i <= levels; i++)
+      dsl += `    define a${i}: a${i - 1} and b${i - 1}\n    define b${i}: a${i - 1} and b${i - 1}\n`;
+    return dsl;
+  };
+
+  it("gives no path (and no explanation) where one would exceed the step budget", async () => {
+    const f = await setup(
+      nested(24),
+      [t("doc:1#a0@user:x"), t("doc:1#b0@user:x")],
+      {},
+      createSyncMemoryStore(),
+    );
+    const tk = t("doc:1#a24@user:x");
+    expect(await f.service.check({ storeId: f.storeId, tupleKey: tk, withPath: true })).toEqual({
+      allowed: true,
+    });
+    const batch = await f.service.batchCheck({
+      storeId: f.storeId,
+      withPath: true,
+      checks: [{ tupleKey: tk, correlationId: "deep" }],
+    });
+    expect(batch.result).toEqual({ deep: { allowed: true } });
+    expect(await f.service.check({ storeId: f.storeId, tupleKey: tk, explain: true })).toEqual({
+      allowed: true,
+    });
+  });
+
+  it("keeps a path that fits, and never one longer than PATH_MAX_CHARS", async () => {
+    const f = await setup(
+      nested(2),
+      [t("doc:1#a0@user:x"), t("doc:1#b0@user:x")],
+      {},
+      createSyncMemoryStore(),
+    );
+    const r = await f.service.check({ storeId: f.storeId, tupleKey: t("doc:1#a2@user:x"), withPath: true });
+    expect(r.path).toBe(
+      "all(doc:1#a2=a1 > all(doc:1#a1=a0 > doc:1#a0@user:x & doc:1#a1=b0 > doc:1#b0@user:x) & " +
+        "doc:1#a2=b1 > all(doc:1#b1=a0 > doc:1#a0@user:x & doc:1#b1=b0 > doc:1#b0@user:x))",
+    );
+    // Six levels fit the step budget but not 2 KB: cut, marked.
+    const g = await setup(
+      nested(6),
+      [t("doc:1#a0@user:x"), t("doc:1#b0@user:x")],
+      {},
+      createSyncMemoryStore(),
+    );
+    const long = await g.service.check({
+      storeId: g.storeId,
+      tupleKey: t("doc:1#a6@user:x"),
+      withPath: true,
+    });
+    expect(long.path?.length).toBe(PATH_MAX_CHARS);
+    expect(long.path?.endsWith("…")).toBe(true);
   });
 });

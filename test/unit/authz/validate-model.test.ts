@@ -292,6 +292,20 @@ type doc
       /no entrypoint/,
     ));
 
+  it("nested rewrites stay cheap to validate: accepted when sound, refused as too complex otherwise", async () => {
+    // a_i: a_{i-1} and b_{i-1} (valid): the entrypoint search used to double at every level.
+    const levels = (op: string, base: string) => {
+      let body = `type doc\n  relations\n    define a0: ${base}\n    define b0: ${base}\n`;
+      for (let i = 1; i <= 24; i++)
+        body += `    define a${i}: a${i - 1} ${op} b${i - 1}\n    define b${i}: a${i - 1} ${op} b${i - 1}\n`;
+      return model(body);
+    };
+    const ok = validateModel(await parseDsl(levels("and", "[user]")));
+    expect(ok.model.type_definitions[1]?.type).toBe("doc");
+    // The same with unions over relations that have no entrypoint: refused, within a step budget.
+    await fails(levels("or", "[doc#a0]"), 2056, /too complex to validate|no entrypoint/);
+  });
+
   it("DSL syntax errors → 2000", async () => {
     await expect(
       parseDsl("model\n  schema 1.1\ntype user\n  relations\n    define x: [user] orr y"),
