@@ -8,14 +8,22 @@
  * that invocation. So the response never waits for `PutEvents`, and events never wait in a frozen
  * environment: the flush is billed time of the same invocation.
  *
- * Per invocation (INVOKE event of request R, deadline D = `deadlineMs` − `reserveMs`):
+ * Per invocation (INVOKE event of request R with `deadlineMs`; D = `deadlineMs` − `reserveMs` (300),
+ * C = `deadlineMs` − `cutoffMs` (50)):
  *   1. wait for the middleware's "handler of R done" signal (functions/_shared/audit-middleware.ts,
- *      `after`/`onError`; R is `context.awsRequestId`), at most until D (the runtime may have
- *      crashed); the signal may come before the event. Invocations never overlap in one
- *      environment, so a signal for another id is taken too (logged once) rather than waiting to D;
+ *      `after`/`onError`; R is `context.awsRequestId`, which in Lambda equals the INVOKE event's
+ *      `requestId`), at most until D (the runtime may have crashed, or the handler runs into its
+ *      timeout); the signal may come before the event. Matching is strict: a signal for another id
+ *      is never taken for R (a stale one would end R before its handler did, and the next one
+ *      too, and so on); ids whose wait ended at D are remembered (bounded) and their late signals
+ *      ignored; at the INVOKE event, early signals for other ids are discarded;
  *   2. yield one macrotask so the runtime posts the response first;
- *   3. flush the emitter with deadline D (retries stop and events are spilled at D), then the EMF
- *      line, at most until D (a PutEvents still in flight at D is awaited by the next flush);
+ *   3. flush the emitter with the bus deadline D (no retry starts after D, the rest is spilled),
+ *      then the EMF line; wait for deliveries still in flight until C at the latest. A `PutEvents`
+ *      of a flush with a deadline and a `SendMessageBatch` time out after 150 ms
+ *      (src/audit/adapters/), so a call hanging at D has failed and its events are spilled before C; what is still in flight at C (e.g. the
+ *      spill queue hangs too) is logged and counted (`eventsInFlightAtCutoff`) and completes, or is
+ *      spilled, when the environment runs again;
  *   4. call `next`.
  *
  * Registration happens at cold start, in the module init of the function entry (the bundles are ESM:
@@ -23,10 +31,11 @@
  * registration is part of the Init phase as the Extensions API requires). It is bounded by
  * `registerTimeoutMs` (1 s); any failure (non-2xx, network error, no identifier, timeout) logs one
  * warning and leaves the extension inactive: the middleware then flushes inside each invocation, as
- * before. A registration answered only after the timeout starts a passive loop (it calls `next` on
- * every event without waiting for handler signals) so Lambda never waits for an extension nobody
- * drives. If `next` itself keeps failing, the extension reports `/extension/exit/error` and goes
- * inactive (the middleware flushes again).
+ * before. A registration answered only after the timeout starts a passive loop: it only calls `next`
+ * on every event (no waiting, no flush, no EMF line; the middleware flushes inside the invocation)
+ * so Lambda never waits for an extension nobody drives. If `next` itself keeps failing (non-2xx, or
+ * five network errors in a row, retried within the current invocation's time), the extension
+ * reports `/extension/exit/error`, after which Lambda resets the execution environment.
  *
  * Verified against the protocol stand-in test/support/lambda-runtime-standin.ts only, until the
  * first deploy (docs/AUDIT.md "Delivery").
@@ -48,13 +57,19 @@ export interface AuditExtensionOptions extends AuditFlushOptions {
   readonly registerTimeoutMs?: number;
   /** Deadline of an INVOKE event without a usable `deadlineMs`, from its arrival. @default 3000 */
   readonly defaultDeadlineMs?: number;
+  /**
+   * Time kept back from `deadlineMs` at which the extension stops waiting for deliveries in flight
+   * and calls `next` (the bus stops retrying earlier, at `deadlineMs` − `reserveMs`). @default 50
+   */
+  readonly cutoffMs?: number;
 }
 
 /**
  * - `active`: registered; the middleware signals, the extension flushes after the response.
  * - `fallback`: registration failed or timed out; the middleware flushes.
- * - `passive`: registered after the timeout; calls `next` on each event, the middleware flushes.
- * - `failed`: `next` failed for good (exit error reported); the middleware flushes.
+ * - `passive`: registered after the timeout; only calls `next` on each event, the middleware flushes.
+ * - `failed`: `next` failed for good (exit error reported, Lambda resets the environment); the
+ *   middleware flushes until then.
  * - `stopped`: {@link AuditExtension.stop} was called.
  */
 export type AuditExtensionState = "registering" | "active" | "fallback" | "passive" | "failed" | "stopped";
@@ -76,8 +91,20 @@ interface ApiResponse {
 
 /** Completed handler signals kept for an INVOKE event that arrives after them (bounded). */
 const MAX_EARLY_SIGNALS = 32;
+/** Request ids of completed invocations whose late (or repeated) signals are ignored (bounded). */
+const MAX_PAST_REQUESTS = 64;
 /** Consecutive network failures of `next` before the extension gives up. */
 const MAX_NEXT_FAILURES = 5;
+
+/** Adds `key` to a bounded insertion-ordered map, dropping the oldest entry beyond `max`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+}
 
 export class AuditExtension implements HandlerDoneSink {
   readonly #o: AuditExtensionOptions;
@@ -89,13 +116,27 @@ export class AuditExtension implements HandlerDoneSink {
   #loop: Promise<void> | undefined;
   /** The request in flight (the long-poll `next`, or the registration): aborted by `stop`. */
   readonly #requests = new Set<ClientRequest>();
-  /** Handler-done signals not yet matched with an INVOKE event. */
-  readonly #early = new Set<string>();
+  /** Handler-done signals that came before their INVOKE event (value unused). */
+  readonly #early = new Map<string, true>();
+  /** Invocations already completed: request id → whether its wait ended without the signal. */
+  readonly #past = new Map<string, boolean>();
   #waiting: { readonly requestId: string; readonly resolve: (signalled: boolean) => void } | undefined;
+  /** Cutoff (epoch ms) of the invocation the pending `next` completes; undefined before the first. */
+  #completing: number | undefined;
   /** Pending sleeps: `stop` ends them all. */
   readonly #sleeps = new Set<() => void>();
   /** Counters for tests, the bench and logs. */
-  readonly stats = { invocations: 0, signalTimeouts: 0, flushTimeouts: 0, nextFailures: 0, idMismatches: 0 };
+  readonly stats = {
+    invocations: 0,
+    signalTimeouts: 0,
+    /** Signals of invocations that had already ended without them (ignored). */
+    lateSignals: 0,
+    flushTimeouts: 0,
+    /** Events still being delivered (or spilled) when invocations reached their cutoff. */
+    eventsInFlightAtCutoff: 0,
+    nextFailures: 0,
+    idMismatches: 0,
+  };
 
   constructor(options: AuditExtensionOptions) {
     this.#o = options;
@@ -116,19 +157,24 @@ export class AuditExtension implements HandlerDoneSink {
   /** The handler of Lambda request `requestId` is done (middleware `after`/`onError`). */
   handlerDone(requestId: string): void {
     const w = this.#waiting;
-    if (w) {
-      // Lambda runs one invocation at a time per environment: a signal while waiting is this
-      // invocation's. A different id is accepted too (see #mismatch) rather than wait to the deadline.
-      if (w.requestId !== requestId) this.#mismatch(w.requestId, requestId);
+    if (w?.requestId === requestId) {
       this.#waiting = undefined;
       w.resolve(true);
       return;
     }
-    this.#early.add(requestId);
-    if (this.#early.size > MAX_EARLY_SIGNALS) {
-      const oldest = this.#early.values().next().value;
-      if (oldest !== undefined) this.#early.delete(oldest);
+    if (this.#past.has(requestId)) {
+      // The invocation already ended (its wait reached the deadline, or this is a repeated signal):
+      // its events are queued and go with the next flush; the signal must not end another invocation.
+      if (this.#past.get(requestId)) this.stats.lateSignals++;
+      return;
     }
+    if (w) {
+      // Invocations never overlap: while R runs, a signal for another, unknown id is never R's.
+      this.#mismatch(w.requestId, requestId);
+      return;
+    }
+    // The handler finished before the INVOKE event reached the extension.
+    remember(this.#early, requestId, true, MAX_EARLY_SIGNALS);
   }
 
   /**
@@ -171,7 +217,8 @@ export class AuditExtension implements HandlerDoneSink {
       );
       // Lambda may still register it: then drive it passively, or Lambda would wait for its `next`.
       void attempt.then((late) => {
-        if (late.id === undefined || this.#state !== "fallback") return;
+        if (this.#state !== "fallback") return;
+        if (late.id === undefined) return this.#release();
         this.#id = late.id;
         this.#state = "passive";
         this.#o.log.warn("audit extension registered after the timeout; running passively");
@@ -187,6 +234,7 @@ export class AuditExtension implements HandlerDoneSink {
           reason: first.error,
         },
       );
+      this.#release();
       return this.#state;
     }
     this.#id = first.id;
@@ -204,6 +252,11 @@ export class AuditExtension implements HandlerDoneSink {
     this.#waiting?.resolve(false);
     this.#waiting = undefined;
     await this.#loop;
+    this.#release();
+  }
+
+  /** Closes the idle keep-alive socket(s): nothing more will be sent to the Extensions API. */
+  #release(): void {
     this.#agent.destroy();
   }
 
@@ -216,15 +269,18 @@ export class AuditExtension implements HandlerDoneSink {
     while (this.#running) {
       let res: ApiResponse;
       try {
-        // Signals from before this point belong to finished invocations (or to calls outside Lambda).
-        this.#early.clear();
         res = await this.#call("GET", `${API}/event/next`, { "Lambda-Extension-Identifier": this.#id! });
       } catch (err) {
         if (!this.#running) return;
         this.stats.nextFailures++;
         if (++failures >= MAX_NEXT_FAILURES) return this.#fail("Extension.NextFailed", err);
         this.#o.log.warn("audit extension: next failed; retrying", { err, attempt: failures });
-        await this.#sleep(Math.min(1000, 10 * 2 ** failures)).done;
+        // The invocation this `next` completes must not run into its timeout: the remaining
+        // attempts share the time left before its cutoff.
+        let delay = Math.min(1000, 10 * 2 ** failures);
+        if (this.#completing !== undefined)
+          delay = Math.min(delay, (this.#completing - Date.now()) / (MAX_NEXT_FAILURES - failures));
+        await this.#sleep(delay).done;
         continue;
       }
       if (!this.#running) return;
@@ -241,61 +297,89 @@ export class AuditExtension implements HandlerDoneSink {
       }
       if (event.eventType === "INVOKE") await this.#invoke(event);
       else if (event.eventType === "SHUTDOWN") {
-        await this.#flush(this.#deadlineOf(event));
+        if (this.#state === "active") {
+          const deadlineMs = this.#deadlineMsOf(event);
+          await this.#flush(deadlineMs - this.#reserveMs, deadlineMs - this.#cutoffMs);
+        }
         this.#state = "stopped";
         return;
       }
     }
   }
 
+  get #reserveMs(): number {
+    return this.#o.reserveMs ?? 300;
+  }
+
+  get #cutoffMs(): number {
+    return Math.min(this.#o.cutoffMs ?? 50, this.#reserveMs);
+  }
+
   async #invoke(event: ExtensionEvent): Promise<void> {
     this.stats.invocations++;
-    const deadline = this.#deadlineOf(event);
-    if (this.#state === "active") {
-      const requestId = typeof event.requestId === "string" ? event.requestId : "";
-      const signalled = await this.#handlerFinished(requestId, deadline);
-      if (!this.#running) return;
-      if (!signalled) {
-        this.stats.signalTimeouts++;
-        this.#o.log.warn(
-          "audit extension: no end-of-handler signal before the deadline; flushing what is queued",
-          {
-            aws_request_id: requestId,
-          },
-        );
-      }
+    const deadlineMs = this.#deadlineMsOf(event);
+    this.#completing = deadlineMs - this.#cutoffMs;
+    // Passive: only `next` (the middleware flushes inside the invocation, see `active`).
+    if (this.#state !== "active") return;
+    const requestId = typeof event.requestId === "string" ? event.requestId : "";
+    const deadline = deadlineMs - this.#reserveMs;
+    const signalled = await this.#handlerFinished(requestId, deadline);
+    if (!this.#running) return;
+    if (!signalled) {
+      this.stats.signalTimeouts++;
+      this.#o.log.warn(
+        "audit extension: no end-of-handler signal before the deadline; flushing what is queued",
+        {
+          aws_request_id: requestId,
+        },
+      );
     }
     // One macrotask: the runtime posts the response before the flush takes the event loop.
     await new Promise<void>((r) => setImmediate(r));
-    await this.#flush(deadline);
+    await this.#flush(deadline, this.#completing);
   }
 
-  /** Flushes until `deadline` at the latest; a flush still running then continues in the background. */
-  async #flush(deadline: number): Promise<void> {
+  /**
+   * Flushes with the bus deadline `deadline` (retries stop, the rest is spilled), waiting for it
+   * until `cutoff` at the latest; a flush still running then continues in the background.
+   */
+  async #flush(deadline: number, cutoff: number): Promise<void> {
     const flushed = flushAuditUntil(this.#o, deadline).then(() => true);
-    const left = deadline - Date.now();
-    const timer = this.#sleep(left);
+    const timer = this.#sleep(cutoff - Date.now());
     const done = await Promise.race([flushed, timer.done.then(() => false)]);
     timer.wake();
     if (!done && this.#running) {
+      const inFlight = this.#eventsInFlight();
       this.stats.flushTimeouts++;
+      this.stats.eventsInFlightAtCutoff += inFlight;
       this.#o.log.warn(
-        "audit flush still running at the invocation deadline; it completes in a later invocation",
+        "audit flush still running at the invocation cutoff; events in flight complete or are spilled when the environment runs again",
         {
-          pending: this.#o.emitter.bus.pending,
+          in_flight: inFlight,
+          queued: this.#o.emitter.bus.pending,
         },
       );
     }
   }
 
+  /**
+   * Events handed to the bus and not yet settled: emitted, minus delivered, spilled, refused by the
+   * dead-letter queue (logged in full) and still queued.
+   */
+  #eventsInFlight(): number {
+    const t = this.#o.emitter.metrics.totals;
+    const settled = t.AuditEventsDelivered + t.AuditEventsSpilled + t.AuditSpillFailures;
+    return Math.max(0, t.AuditEventsEmitted - settled - this.#o.emitter.bus.pending);
+  }
+
   /** Resolves true on the handler's signal for `requestId`, false at `deadline` (or on stop). */
   async #handlerFinished(requestId: string, deadline: number): Promise<boolean> {
-    if (this.#early.size > 0) {
-      // The handler finished before the INVOKE event reached the extension.
-      const exact = this.#early.has(requestId);
-      const other = exact ? undefined : [...this.#early].at(-1);
-      this.#early.clear();
-      if (other !== undefined) this.#mismatch(requestId, other);
+    const early = this.#early.delete(requestId);
+    // Early signals for other ids belong to no invocation that is still to come.
+    for (const other of this.#early.keys()) this.#mismatch(requestId, other);
+    this.#early.clear();
+    if (early) {
+      remember(this.#past, requestId, false, MAX_PAST_REQUESTS);
       return true;
     }
     let signalled = false;
@@ -309,13 +393,16 @@ export class AuditExtension implements HandlerDoneSink {
     };
     await sleep.done;
     if (this.#waiting?.requestId === requestId) this.#waiting = undefined;
+    // From now on a signal for `requestId` is late (or repeated): it ends no other invocation.
+    remember(this.#past, requestId, !signalled, MAX_PAST_REQUESTS);
     return signalled;
   }
 
   /**
-   * The handler's `context.awsRequestId` is expected to equal the INVOKE event's `requestId` (both
-   * the Lambda request id). Should they ever differ, matching strictly would hold every invocation
-   * until its deadline; the signal is taken by order instead, and the difference logged once.
+   * The handler's `context.awsRequestId` equals the INVOKE event's `requestId` in Lambda (both the
+   * Lambda request id). A signal for an id that is neither the current invocation's nor a past one
+   * is ignored (logged once, counted): taking it for the current invocation would let it end
+   * before its handler did.
    */
   #mismatch(expected: string, got: string): void {
     this.stats.idMismatches++;
@@ -326,19 +413,20 @@ export class AuditExtension implements HandlerDoneSink {
       });
   }
 
-  #deadlineOf(event: ExtensionEvent): number {
-    const d =
-      typeof event.deadlineMs === "number" && Number.isFinite(event.deadlineMs)
-        ? event.deadlineMs
-        : Date.now() + (this.#o.defaultDeadlineMs ?? 3000);
-    return d - (this.#o.reserveMs ?? 300);
+  #deadlineMsOf(event: ExtensionEvent): number {
+    return typeof event.deadlineMs === "number" && Number.isFinite(event.deadlineMs)
+      ? event.deadlineMs
+      : Date.now() + (this.#o.defaultDeadlineMs ?? 3000);
   }
 
   async #fail(type: string, err: unknown): Promise<void> {
     this.#state = "failed";
-    this.#o.log.error("audit extension stopped; audit events are flushed inside each invocation again", {
-      err,
-    });
+    this.#o.log.error(
+      "audit extension stopped (exit error reported: Lambda resets the environment); audit events are flushed inside each invocation until then",
+      {
+        err,
+      },
+    );
     try {
       await this.#call(
         "POST",
@@ -350,6 +438,7 @@ export class AuditExtension implements HandlerDoneSink {
     } catch {
       // nothing more to do: the error is logged
     }
+    this.#release();
   }
 
   /** A sleep `stop` (or `wake`) can end early. */

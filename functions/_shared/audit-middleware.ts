@@ -7,7 +7,8 @@
  * With the audit extension active (functions/_shared/audit-extension.ts, `PORTCULLIS_AUDIT_FLUSH=
  * after-response` in Lambda), `after`/`onError` only tell the extension "the handler of this request
  * is done" and return at once: the extension flushes after the response went out, still inside the
- * invocation. Otherwise (not in Lambda, registration failed, extension stopped) it flushes here.
+ * invocation. Otherwise (not in Lambda, registration failed, extension passive, failed or stopped:
+ * `active` is false) it flushes here.
  *
  * `withAuditFlush(handler, ...)` attaches the middleware to a handler made by `lambdaHttpHandler`
  * (a middy instance) without changing functions/_shared/lambda.ts; any other handler is wrapped.

@@ -2,9 +2,11 @@
  * The audit extension (functions/_shared/audit-extension.ts) against protocol-level stand-ins of the
  * Lambda Extensions API (test/support/lambda-runtime-standin.ts) and of EventBridge / SQS: the
  * authz Lambda handler answers before `PutEvents` completes, the extension calls `next` only after
- * the events were delivered (or spilled), never past the deadline, and registration failures fall
+ * the events were delivered (or spilled), never past the deadline, handler signals are matched
+ * strictly by request id (a late one ends no later invocation), and registration failures fall
  * back to flushing inside the invocation. The test plays the Lambda service: it sends the INVOKE
- * event and calls the handler with the same `awsRequestId`.
+ * event and calls the handler with the same `awsRequestId`. Every extension, stand-in and socket a
+ * test opens is closed after it.
  */
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -119,6 +121,8 @@ const check = (f: Fixture) =>
     body: { tuple_key: { user: "user:anne", relation: "viewer", object: "document:roadmap" } },
   });
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** Registers the extension as a function entry does (`AWS_LAMBDA_RUNTIME_API` set). */
 async function extension(f: Fixture, registerTimeoutMs?: number): Promise<AuditExtension> {
   const ext = await auditExtensionFor(
@@ -142,27 +146,47 @@ interface Invocation {
   readonly completeMs: number;
   /** Entries EventBridge had accepted when the extension called `next`. */
   readonly deliveredAtNext: number;
+  /** Events still queued when the extension called `next`. */
+  readonly pendingAtNext: number;
+  /** Messages the SQS stand-in (spill queue) had received when the extension called `next`. */
+  readonly spilledAtNext: number;
   readonly completedAt: number;
+  /** The invocation ended by an exit error (Lambda resets the environment). */
+  readonly reset: boolean;
 }
 
 /** One invocation as Lambda runs it: the INVOKE event to the extension, the event to the handler. */
 async function invoke(
   f: Fixture,
   handler: LambdaHttpHandler,
-  o: { deadlineMs?: number; handlerFirst?: boolean } = {},
+  /** `handlerDelayMs`: time the handler takes before it starts (a slow handler). */
+  o: { deadlineMs?: number; handlerFirst?: boolean; handlerDelayMs?: number } = {},
 ): Promise<Invocation> {
   const id = randomUUID();
   const deadlineMs = o.deadlineMs ?? Date.now() + 10_000;
   const t0 = performance.now();
-  let completion: Promise<{ completedAt: number; delivered: number; ms: number }> | undefined;
+  let completion:
+    | Promise<{
+        completedAt: number;
+        delivered: number;
+        pending: number;
+        spilled: number;
+        ms: number;
+        reset: boolean;
+      }>
+    | undefined;
   const start = () => {
     completion = f.rt.invoke(id, { deadlineMs }).then((r) => ({
       completedAt: r.completedAt,
       delivered: f.eb.accepted.length,
+      pending: f.c.audit.bus.pending,
+      spilled: f.sqs?.messages.length ?? 0,
       ms: performance.now() - t0,
+      reset: r.reset,
     }));
   };
   if (!o.handlerFirst) start();
+  if (o.handlerDelayMs) await sleep(o.handlerDelayMs);
   const res = await handler(check(f), context(id, deadlineMs));
   const responseMs = performance.now() - t0;
   const deliveredAtResponse = f.eb.accepted.length;
@@ -174,7 +198,10 @@ async function invoke(
     deliveredAtResponse,
     completeMs: done.ms,
     deliveredAtNext: done.delivered,
+    pendingAtNext: done.pending,
+    spilledAtNext: done.spilled,
     completedAt: done.completedAt,
+    reset: done.reset,
   };
 }
 
@@ -195,7 +222,8 @@ describe("audit extension: flush after the response (Lambda Extensions API stand
     ]);
     await f.rt.waitForNext(); // init done: the extension waits for the first event
     const h = createHandlers(f.c, { auditExtension: ext }).authz!;
-    f.eb.set({ delayMs: 250 });
+    // Slow, but under the client's 150 ms request timeout.
+    f.eb.set({ delayMs: 80 });
     const before = f.eb.accepted.length;
     const mark = writes.length;
     const inv = await invoke(f, h);
@@ -203,10 +231,10 @@ describe("audit extension: flush after the response (Lambda Extensions API stand
     expect(JSON.parse(inv.res.body!)).toMatchObject({ allowed: true });
     // The response was ready before EventBridge had taken anything...
     expect(inv.deliveredAtResponse).toBe(before);
-    expect(inv.responseMs).toBeLessThan(250);
+    expect(inv.responseMs).toBeLessThan(80);
     // ...and the invocation ended only once it had.
     expect(inv.deliveredAtNext).toBe(before + 1);
-    expect(inv.completeMs).toBeGreaterThanOrEqual(250);
+    expect(inv.completeMs).toBeGreaterThanOrEqual(80);
     expect((f.eb.accepted.at(-1)!.detail as AuditEvent).type).toBe("authz.check");
     expect(f.c.audit.bus.pending).toBe(0);
     // The EMF line is written by the extension after the flush, as the middleware did.
@@ -238,13 +266,14 @@ describe("audit extension: flush after the response (Lambda Extensions API stand
     const f = await fixture({ sqs: true });
     const ext = await extension(f);
     const h = createHandlers(f.c, { auditExtension: ext }).authz!;
-    f.eb.set({ requestFailRate: 1, delayMs: 200 });
+    f.eb.set({ requestFailRate: 1, delayMs: 60 });
     const spilled = f.c.audit.metrics.totals.AuditEventsSpilled;
     const messages = f.sqs!.messages.length;
     const inv = await invoke(f, h);
     expect(inv.res.statusCode).toBe(200);
     expect(inv.deliveredAtResponse).toBe(f.eb.accepted.length);
-    expect(inv.responseMs).toBeLessThan(200);
+    expect(inv.responseMs).toBeLessThan(60);
+    expect(inv.spilledAtNext).toBe(messages + 1);
     expect(f.c.audit.metrics.totals.AuditEventsSpilled - spilled).toBe(1);
     expect(f.sqs!.messages.length).toBe(messages + 1);
     expect(JSON.parse(f.sqs!.messages.at(-1)!).event).toMatchObject({
@@ -254,24 +283,58 @@ describe("audit extension: flush after the response (Lambda Extensions API stand
     expect(f.eb.stats.failedRequests).toBeGreaterThan(0);
   });
 
-  it("respects the deadline: a hanging PutEvents does not hold next; the event is delivered later", async () => {
-    const f = await fixture();
+  it("respects the deadline: a hanging PutEvents times out and its event is spilled before next", async () => {
+    const f = await fixture({ sqs: true });
     const ext = await extension(f);
     const h = createHandlers(f.c, { auditExtension: ext }).authz!;
     f.eb.set({ delayMs: 1500 });
     const before = f.eb.accepted.length;
+    const messages = f.sqs!.messages.length;
+    const t = { ...f.c.audit.metrics.totals };
     const deadlineMs = Date.now() + 800;
     const inv = await invoke(f, h, { deadlineMs });
     expect(inv.res.statusCode).toBe(200);
-    // next by the deadline minus the 300 ms reserve, not after the 1.5 s PutEvents.
+    // next by the deadline, not after the 1.5 s PutEvents...
     expect(inv.completedAt).toBeLessThan(deadlineMs);
+    // ...and nothing abandoned in flight: the requests timed out (150 ms), the bus stopped retrying
+    // at deadline − 300 ms and the event was in the spill queue before the extension called next.
     expect(inv.deliveredAtNext).toBe(before);
-    expect(ext.stats.flushTimeouts).toBe(1);
-    expect(f.logs.join("")).toMatch(/audit flush still running at the invocation deadline/);
-    // Not dropped: the request in flight completes (a later flush awaits it).
-    f.eb.set({ delayMs: 0 });
+    expect(inv.spilledAtNext).toBe(messages + 1);
+    expect(inv.pendingAtNext).toBe(0);
+    expect(f.c.audit.metrics.totals.AuditEventsSpilled - t.AuditEventsSpilled).toBe(1);
+    expect(f.c.audit.metrics.totals.AuditEntriesFailed - t.AuditEntriesFailed).toBeGreaterThan(0);
+    expect(ext.stats).toMatchObject({ flushTimeouts: 0, eventsInFlightAtCutoff: 0 });
+    expect(f.logs.join("")).toMatch(/TimeoutError/);
+  });
+
+  it("deliveries still in flight at the cutoff (deadline − 50 ms) are logged and counted, and not lost", async () => {
+    const f = await fixture({ sqs: true });
+    const ext = await extension(f);
+    const h = createHandlers(f.c, { auditExtension: ext }).authz!;
+    await f.rt.waitForNext();
+    f.eb.set({ delayMs: 1500 });
+    f.sqs!.set({ delayMs: 300 });
+    const messages = f.sqs!.messages.length;
+    const t = { ...f.c.audit.metrics.totals };
+    // The handler ended just before the INVOKE event reached the extension, 120 ms before the
+    // deadline, past the bus deadline: the PutEvents started then is cut after 50 ms and its event
+    // spilled, but the spill (SQS answering in 300 ms) is still running at the cutoff.
+    const deadlineMs = Date.now() + 120;
+    const inv = await invoke(f, h, { deadlineMs, handlerFirst: true });
+    expect(inv.res.statusCode).toBe(200);
+    expect(inv.completedAt).toBeLessThan(deadlineMs);
+    expect(inv.completedAt).toBeGreaterThanOrEqual(deadlineMs - 50);
+    expect(ext.stats).toMatchObject({ flushTimeouts: 1, eventsInFlightAtCutoff: 1 });
+    const warning = f.logs.find((l) => l.includes("audit flush still running at the invocation cutoff"));
+    expect(JSON.parse(warning!)).toMatchObject({ level: "warn", in_flight: 1, queued: 0 });
+    // Not dropped: the spill completes (when the environment runs again).
+    f.sqs!.set({ delayMs: 0 });
     await f.c.audit.emitter.flush();
-    expect(f.eb.accepted.length).toBe(before + 1);
+    expect(f.sqs!.messages.length).toBe(messages + 1);
+    const d = f.c.audit.metrics.totals;
+    expect(
+      d.AuditEventsSpilled - t.AuditEventsSpilled + d.AuditEventsDelivered - t.AuditEventsDelivered,
+    ).toBe(1);
   });
 
   it("without the handler's signal (runtime crash) the extension stops waiting at the deadline", async () => {
@@ -286,20 +349,57 @@ describe("audit extension: flush after the response (Lambda Extensions API stand
     expect(ext.active).toBe(true);
   });
 
-  it("a handler signal under another request id is taken by order (logged once), not waited out", async () => {
+  it("a handler that ends after the extension's wait: its late signal ends no later invocation early", async () => {
+    const f = await fixture();
+    const ext = await extension(f);
+    const h = createHandlers(f.c, { auditExtension: ext }).authz!;
+    await f.rt.waitForNext();
+    f.eb.set({ delayMs: 20 });
+    const before = f.eb.accepted.length;
+    // Invocation 1: the handler still runs when the extension's wait ends (deadline − 300 ms)...
+    const id1 = randomUUID();
+    const deadline1 = Date.now() + 500;
+    const first = await f.rt.invoke(id1, { deadlineMs: deadline1 });
+    expect(first.completedAt).toBeLessThan(deadline1);
+    expect(ext.stats.signalTimeouts).toBe(1);
+    // ...and ends later (e.g. middy's early-timeout onError at deadline − 5 ms), while the extension
+    // waits in next: its event is queued, for the next flush.
+    const late = await h(check(f), context(id1, deadline1));
+    expect(late.statusCode).toBe(200);
+    expect(f.c.audit.bus.pending).toBe(1);
+    // Invocations 2..4 (handlers that take 50 ms): each ends only after its own event was delivered.
+    for (let i = 2; i <= 4; i++) {
+      const inv = await invoke(f, h, { handlerDelayMs: 50 });
+      expect(inv.res.statusCode).toBe(200);
+      expect(inv.completeMs).toBeGreaterThanOrEqual(inv.responseMs);
+      expect(inv.deliveredAtNext).toBe(before + i); // invocation 1's late event, then 2..i
+      expect(inv.pendingAtNext).toBe(0);
+    }
+    expect(ext.stats).toMatchObject({
+      invocations: 4,
+      signalTimeouts: 1,
+      lateSignals: 1,
+      idMismatches: 0,
+      flushTimeouts: 0,
+    });
+  });
+
+  it("a handler signal under another request id is not taken (logged once): the wait ends at the deadline", async () => {
     const f = await fixture();
     const ext = await extension(f);
     const h = createHandlers(f.c, { auditExtension: ext }).authz!;
     await f.rt.waitForNext();
     const before = f.eb.accepted.length;
-    const deadlineMs = Date.now() + 5000;
+    const deadlineMs = Date.now() + 600;
     const complete = f.rt.invoke(randomUUID(), { deadlineMs });
     const res = await h(check(f), context(randomUUID(), deadlineMs));
     expect(res.statusCode).toBe(200);
     const r = await complete;
-    expect(r.ms).toBeLessThan(2000);
+    // Waited for its own signal until deadline − 300 ms, then flushed what was queued.
+    expect(r.ms).toBeGreaterThanOrEqual(250);
+    expect(r.completedAt).toBeLessThan(deadlineMs);
     expect(f.eb.accepted.length).toBe(before + 1);
-    expect(ext.stats).toMatchObject({ idMismatches: 1, signalTimeouts: 0 });
+    expect(ext.stats).toMatchObject({ idMismatches: 1, signalTimeouts: 1 });
     expect(f.logs.join("")).toMatch(/another request id than the INVOKE event/);
   });
 
@@ -317,6 +417,8 @@ describe("audit extension: flush after the response (Lambda Extensions API stand
     const warnings = f.logs.filter((l) => l.includes("audit extension registration failed"));
     expect(warnings).toHaveLength(1);
     expect(JSON.parse(warnings[0]!)).toMatchObject({ level: "warn", reason: "HTTP 500" });
+    // The inactive extension (made by lambdaHandlers, no handle to stop it) keeps no socket open.
+    await vi.waitFor(() => expect(f.rt.connections).toBe(0));
   });
 
   it("unreachable Extensions API → fallback", async () => {
@@ -354,6 +456,41 @@ describe("audit extension: flush after the response (Lambda Extensions API stand
     expect(ext.stats.signalTimeouts).toBe(0);
   });
 
+  it("passive mode only calls next: no flush and no EMF line while the handler runs", async () => {
+    const writes: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    cleanups.push(() => spy.mockRestore());
+    const f = await fixture({ runtime: { registerDelayMs: 300 }, emf: true });
+    const ext = await extension(f, 100);
+    await f.rt.waitForNext();
+    expect(ext.state).toBe("passive");
+    expect(ext.active).toBe(false);
+    // A handler is running and has emitted; its middleware flushes when it ends.
+    f.c.audit.emitter.emit({
+      tenant: "acme",
+      type: "authz.check",
+      actor: "anonymous",
+      resource: "document:roadmap",
+      action: "viewer",
+      decision: "allow",
+    });
+    const before = f.eb.accepted.length;
+    const mark = writes.length;
+    const r = await f.rt.invoke(randomUUID());
+    expect(r.reset).toBe(false);
+    expect(f.c.audit.bus.pending).toBe(1);
+    expect(f.eb.accepted.length).toBe(before);
+    expect(writes.slice(mark).filter((w) => w.includes('"_aws"'))).toEqual([]);
+    // The middleware flushes in the invocation (the queued event with the handler's own).
+    const h = createHandlers(f.c, { auditExtension: ext }).authz!;
+    const inv = await invoke(f, h);
+    expect(inv.deliveredAtResponse).toBe(before + 2);
+    expect(writes.slice(mark).filter((w) => w.includes('"_aws"'))).toHaveLength(1);
+  });
+
   it("next refused → exit error reported, extension inactive, the middleware flushes again", async () => {
     const f = await fixture();
     const ext = await extension(f);
@@ -369,6 +506,25 @@ describe("audit extension: flush after the response (Lambda Extensions API stand
     const res = await h(check(f), context(randomUUID(), Date.now() + 10_000));
     expect(res.statusCode).toBe(200);
     expect(f.eb.accepted.length).toBe(before + 2);
+  });
+
+  it("next failing on the network: the exit error (Lambda resets) comes before the invocation's deadline", async () => {
+    const f = await fixture();
+    const ext = await extension(f);
+    const h = createHandlers(f.c, { auditExtension: ext }).authz!;
+    await f.rt.waitForNext();
+    // next calls are cut off before Lambda takes them: the invocation stays open until the exit error.
+    f.rt.set({ nextNetworkError: true });
+    const before = f.eb.accepted.length;
+    const deadlineMs = Date.now() + 200;
+    const inv = await invoke(f, h, { deadlineMs, handlerFirst: true });
+    expect(inv.res.statusCode).toBe(200);
+    expect(inv.reset).toBe(true);
+    expect(inv.completedAt).toBeLessThan(deadlineMs);
+    expect(inv.deliveredAtNext).toBe(before + 1);
+    expect(ext.stats.nextFailures).toBe(5);
+    expect(ext.state).toBe("failed");
+    expect(f.rt.errors).toEqual([expect.objectContaining({ kind: "exit", type: "Extension.NextFailed" })]);
   });
 
   it("the function entry registers during its module init (top-level await), before it exports the handler", async () => {

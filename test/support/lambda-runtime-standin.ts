@@ -11,7 +11,9 @@
  *   `deadlineMs`, `requestId`, `invokedFunctionArn`, `tracing`) and a `Lambda-Extension-Event-Identifier`
  *   header. Unknown identifier: 403. Calling it again means "done with the previous event".
  * - `POST /2020-01-01/extension/init/error` and `/exit/error` (`Lambda-Extension-Identifier`,
- *   `Lambda-Extension-Function-Error-Type`): recorded, answered 202 `{"status":"OK"}`.
+ *   `Lambda-Extension-Function-Error-Type`): recorded, answered 202 `{"status":"OK"}`. After an exit
+ *   error Lambda resets the execution environment: an invocation still waiting for that extension
+ *   ends then (its result has `reset: true`) instead of at its timeout.
  *
  * The test plays the Lambda service: `invoke(requestId)` hands an INVOKE event to every registered
  * extension (now if it is waiting in `next`, else as soon as it calls `next`) and resolves when all
@@ -19,7 +21,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 
 export interface LambdaRuntimeStandinOptions {
   /** Status of the register answer (non-2xx: no identifier). @default 200 */
@@ -28,6 +30,11 @@ export interface LambdaRuntimeStandinOptions {
   registerDelayMs?: number;
   /** Status of `event/next` answers (non-2xx simulates a broken environment). @default 200 */
   nextStatus?: number;
+  /**
+   * `event/next` calls are cut off (socket destroyed, no answer) as if they never reached Lambda:
+   * a network error for the extension, and the previous invocation is not completed. @default false
+   */
+  nextNetworkError?: boolean;
 }
 
 export interface InvokeOptions {
@@ -48,6 +55,8 @@ export interface InvocationResult {
   readonly completedAt: number;
   /** ms from `invoke` to completion. */
   readonly ms: number;
+  /** An extension reported an exit error instead of calling `next` (Lambda resets the environment). */
+  readonly reset: boolean;
 }
 
 export interface LambdaRuntimeStandin {
@@ -58,6 +67,8 @@ export interface LambdaRuntimeStandin {
   readonly errors: { kind: "init" | "exit"; id: string; type: string; body: string }[];
   /** `event/next` calls seen, per extension identifier. */
   readonly nextCalls: Map<string, number>;
+  /** Open client connections (keep-alive sockets included). */
+  readonly connections: number;
   /** Resolves when every registered extension (at least one) is waiting in `next`. */
   waitForNext(timeoutMs?: number): Promise<void>;
   /** Sends an INVOKE event; resolves when every extension called `next` again. */
@@ -78,15 +89,21 @@ interface Extension extends Registration {
   /** The `next` call waiting for an event. */
   waiting?: ServerResponse;
   /** An event handed out before the extension was waiting, and its completion. */
-  queued?: { event: Record<string, unknown>; done: () => void };
-  /** Completes the delivered invocation for this extension on its next `next`. */
-  onNext?: () => void;
+  queued?: { event: Record<string, unknown>; done: (reset: boolean) => void };
+  /** Completes the delivered invocation for this extension on its next `next` (or exit error). */
+  onNext?: (reset: boolean) => void;
 }
 
 export async function startLambdaRuntimeStandin(
   options: LambdaRuntimeStandinOptions = {},
 ): Promise<LambdaRuntimeStandin> {
-  let opts = { registerStatus: 200, registerDelayMs: 0, nextStatus: 200, ...options };
+  let opts = {
+    registerStatus: 200,
+    registerDelayMs: 0,
+    nextStatus: 200,
+    nextNetworkError: false,
+    ...options,
+  };
   const extensions = new Map<string, Extension>();
   const registrations: Registration[] = [];
   const errors: LambdaRuntimeStandin["errors"] = [];
@@ -106,7 +123,10 @@ export async function startLambdaRuntimeStandin(
     res.writeHead(status, { "content-type": "application/json", ...headers });
     res.end(JSON.stringify(body));
   };
-  const deliver = (ext: Extension, item: { event: Record<string, unknown>; done: () => void }) => {
+  const deliver = (
+    ext: Extension,
+    item: { event: Record<string, unknown>; done: (reset: boolean) => void },
+  ) => {
     const res = ext.waiting!;
     ext.waiting = undefined;
     ext.onNext = item.done;
@@ -152,10 +172,14 @@ export async function startLambdaRuntimeStandin(
     if (!ext) return json(res, 403, { errorMessage: "unknown extension", errorType: "Extension.Forbidden" });
     if (req.method === "GET" && path === "/2020-01-01/extension/event/next") {
       nextCalls.set(id, (nextCalls.get(id) ?? 0) + 1);
+      if (opts.nextNetworkError) {
+        req.socket.destroy();
+        return;
+      }
       // This call ends the previous invocation for this extension (even when it is refused below).
       const done = ext.onNext;
       ext.onNext = undefined;
-      done?.();
+      done?.(false);
       if (opts.nextStatus !== 200)
         return json(res, opts.nextStatus, { errorMessage: "injected", errorType: "Extension.Unknown" });
       ext.waiting = res;
@@ -170,15 +194,26 @@ export async function startLambdaRuntimeStandin(
       return;
     }
     if (req.method === "POST" && /^\/2020-01-01\/extension\/(init|exit)\/error$/.test(path ?? "")) {
+      const kind = path!.includes("/init/") ? "init" : "exit";
       errors.push({
-        kind: path!.includes("/init/") ? "init" : "exit",
+        kind,
         id,
         type: String(req.headers["lambda-extension-function-error-type"] ?? ""),
         body,
       });
-      return json(res, 202, { status: "OK" });
+      json(res, 202, { status: "OK" });
+      // Lambda resets the environment: the invocation in progress ends now.
+      const done = ext.onNext;
+      ext.onNext = undefined;
+      if (kind === "exit") done?.(true);
+      return;
     }
     return json(res, 404, { errorMessage: "not found", errorType: "InvalidRequest" });
+  });
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -188,6 +223,9 @@ export async function startLambdaRuntimeStandin(
     registrations,
     errors,
     nextCalls,
+    get connections() {
+      return sockets.size;
+    },
     async waitForNext(timeoutMs = 5000) {
       const until = Date.now() + timeoutMs;
       while (extensions.size === 0 || [...extensions.values()].some((e) => !e.waiting)) {
@@ -210,7 +248,7 @@ export async function startLambdaRuntimeStandin(
       };
       const all = [...extensions.values()].map(
         (ext) =>
-          new Promise<void>((resolve) => {
+          new Promise<boolean>((resolve) => {
             const item = { event, done: resolve };
             if (ext.waiting) deliver(ext, item);
             else ext.queued = item;
@@ -224,7 +262,11 @@ export async function startLambdaRuntimeStandin(
         );
       });
       return Promise.race([Promise.all(all), timeout])
-        .then(() => ({ completedAt: Date.now(), ms: Date.now() - started }))
+        .then((resets) => ({
+          completedAt: Date.now(),
+          ms: Date.now() - started,
+          reset: resets.some((r) => r),
+        }))
         .finally(() => clearTimeout(timer));
     },
     set(o) {

@@ -2,7 +2,7 @@
  * A protocol-level Amazon SQS stand-in for tests: node:http on 127.0.0.1 speaking SQS's JSON
  * protocol (`X-Amz-Target: AmazonSQS.SendMessage` / `AmazonSQS.SendMessageBatch`,
  * `application/x-amz-json-1.0`). Answers carry the real `MD5OfMessageBody`, which the SDK checks.
- * Can fail a share of batch entries, or everything (`down`).
+ * Can fail a share of batch entries, or everything (`down`), or answer late (`delayMs`).
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
@@ -15,7 +15,7 @@ export interface SqsStandin {
   /** Message bodies received, in order. */
   readonly messages: string[];
   readonly stats: { requests: number; failedEntries: number };
-  set(options: { failRate?: number; down?: boolean }): void;
+  set(options: { failRate?: number; down?: boolean; delayMs?: number }): void;
   close(): Promise<void>;
 }
 
@@ -30,14 +30,15 @@ const readBody = (req: IncomingMessage): Promise<string> =>
   });
 
 export async function startSqsStandin(
-  options: { failRate?: number; down?: boolean } = {},
+  options: { failRate?: number; down?: boolean; delayMs?: number } = {},
 ): Promise<SqsStandin> {
-  let opts = { failRate: 0, down: false, ...options };
+  let opts = { failRate: 0, down: false, delayMs: 0, ...options };
   let n = 0;
   const messages: string[] = [];
   const stats = { requests: 0, failedEntries: 0 };
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
+    if (opts.delayMs > 0) await new Promise((r) => setTimeout(r, opts.delayMs));
     const send = (status: number, json: unknown) => {
       res.writeHead(status, {
         "content-type": "application/x-amz-json-1.0",

@@ -46,6 +46,8 @@ export interface EventBridgeBusOptions {
   readonly autoFlushAt?: number;
   /** @default setTimeout-based */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Timeout of one `PutEvents` request of a flush with a deadline. @default EVENTBRIDGE_REQUEST_TIMEOUT_MS */
+  readonly requestTimeoutMs?: number;
 }
 
 const utf8 = (s: string) => Buffer.byteLength(s, "utf8");
@@ -175,7 +177,20 @@ export class EventBridgeEventBus implements EventBus {
       }
       let results: { ErrorCode?: string | undefined }[];
       try {
-        const out = await this.#o.client.send(new PutEventsCommand({ Entries: pendingEntries }));
+        // With a deadline (a Lambda invocation) a hung request fails in time to be spilled before
+        // the audit extension's cutoff; without one (long-running processes, bursts) it may queue.
+        const out = await this.#o.client.send(
+          new PutEventsCommand({ Entries: pendingEntries }),
+          deadline === undefined
+            ? {}
+            : {
+                // Up to the request timeout, and never past 150 ms after the deadline.
+                requestTimeout: Math.min(
+                  this.#o.requestTimeoutMs ?? EVENTBRIDGE_REQUEST_TIMEOUT_MS,
+                  Math.max(50, deadline - Date.now() + 150),
+                ),
+              },
+        );
         results = out.Entries ?? [];
       } catch (err) {
         lastError = (err as { name?: string }).name ?? "error";
@@ -223,7 +238,23 @@ export class EventBridgeEventBus implements EventBus {
   }
 }
 
-/** An EventBridge client for the bus (`endpoint`: tests' stand-in). Retries are the bus's own. */
+/**
+ * Longest time one `PutEvents` request of a flush with a deadline (a Lambda invocation) may take,
+ * connection included, before it fails as `TimeoutError` (then the bus retries it, or spills its
+ * events past the deadline). A request also never runs past 150 ms after the bus deadline
+ * (`deadlineMs` − 300 ms), well before the audit extension's cutoff (`deadlineMs` − 50 ms): a call
+ * hanging at the deadline has failed, and its events are spilled, before the environment may be
+ * frozen. In-region `PutEvents` normally answers in 5–30 ms (a cold TLS connection: ~100 ms).
+ * Flushes without a deadline (long-running processes, where bursts queue requests for longer) have
+ * no request timeout.
+ */
+export const EVENTBRIDGE_REQUEST_TIMEOUT_MS = 1000;
+
+/**
+ * An EventBridge client for the bus (`endpoint`: tests' stand-in). Retries are the bus's own: one
+ * SDK attempt per `send` (an SDK retry of a timed-out request would double the time it holds the
+ * flush; the bus retries with backoff, never past the deadline).
+ */
 export function createEventBridgeClient(
   options: { region?: string; endpoint?: string } = {},
 ): EventBridgeClient {
@@ -236,6 +267,8 @@ export function createEventBridgeClient(
           credentials: { accessKeyId: "local", secretAccessKey: "local" },
         }
       : {}),
-    maxAttempts: 2,
+    maxAttempts: 1,
+    // Per-request `requestTimeout`s (flushes with a deadline) throw instead of only warning.
+    requestHandler: { throwOnRequestTimeout: true },
   });
 }

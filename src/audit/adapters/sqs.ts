@@ -69,8 +69,20 @@ export class SqsDeadLetters implements DeadLetterSink {
   }
 }
 
+/**
+ * Time one `SendMessageBatch` request may take, connection included, before it fails as
+ * `TimeoutError` (then it is retried, or its events are logged in full and counted). Spills happen
+ * between the bus deadline (`deadlineMs` − 300 ms) and the audit extension's cutoff (`deadlineMs` −
+ * 50 ms), often on a cold connection; in-region SQS normally answers in 5–30 ms.
+ */
+export const SQS_REQUEST_TIMEOUT_MS = 150;
+/** Time to establish the TCP connection of a request. */
+export const SQS_CONNECTION_TIMEOUT_MS = 100;
+
 /** An SQS client (`endpoint`: tests' stand-in). */
-export function createSqsClient(options: { region?: string; endpoint?: string } = {}): SQSClient {
+export function createSqsClient(
+  options: { region?: string; endpoint?: string; requestTimeoutMs?: number } = {},
+): SQSClient {
   return new SQSClient({
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint
@@ -81,5 +93,10 @@ export function createSqsClient(options: { region?: string; endpoint?: string } 
         }
       : {}),
     maxAttempts: 2,
+    requestHandler: {
+      connectionTimeout: SQS_CONNECTION_TIMEOUT_MS,
+      requestTimeout: options.requestTimeoutMs ?? SQS_REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
   });
 }
