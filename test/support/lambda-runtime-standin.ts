@@ -20,8 +20,9 @@
  * of them called `next` again, i.e. when Lambda would consider the invocation complete.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { readBody } from "./read-body.ts";
 
 export interface LambdaRuntimeStandinOptions {
   /** Status of the register answer (non-2xx: no identifier). @default 200 */
@@ -76,14 +77,6 @@ export interface LambdaRuntimeStandin {
   set(options: LambdaRuntimeStandinOptions): void;
   close(): Promise<void>;
 }
-
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 
 interface Extension extends Registration {
   /** The `next` call waiting for an event. */

@@ -5,8 +5,9 @@
  * Can fail a share of batch entries, or everything (`down`), or answer late (`delayMs`).
  */
 import { createHash, randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody } from "./read-body.ts";
 
 export interface SqsStandin {
   readonly url: string;
@@ -20,14 +21,6 @@ export interface SqsStandin {
 }
 
 const md5 = (s: string) => createHash("md5").update(s, "utf8").digest("hex");
-
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 
 export async function startSqsStandin(
   options: { failRate?: number; down?: boolean; delayMs?: number } = {},
