@@ -57,6 +57,16 @@ const MODEL = {
   ],
 };
 
+/** Documents viewed by teams (`d % teams`), ten users per team: both sections' data. */
+function benchTuples(teams: number, docs: number) {
+  const tuples = [];
+  for (let d = 0; d < docs; d++)
+    tuples.push({ user: `team:t${d % teams}#member`, relation: "viewer", object: `document:d${d}` });
+  for (let u = 0; u < teams * 10; u++)
+    tuples.push({ user: `user:u${u}`, relation: "member", object: `team:t${u % teams}` });
+  return tuples;
+}
+
 let seq = 0;
 const context = { awsRequestId: "bench", getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
 const contextOf = (awsRequestId: string) =>
@@ -127,11 +137,7 @@ async function mode(
   };
   const { id: storeId } = await call("POST", "/stores", { name: "bench" });
   await call("POST", `/stores/${storeId}/authorization-models`, MODEL);
-  const tuples = [];
-  for (let d = 0; d < docs; d++)
-    tuples.push({ user: `team:t${d % teams}#member`, relation: "viewer", object: `document:d${d}` });
-  for (let u = 0; u < teams * 10; u++)
-    tuples.push({ user: `user:u${u}`, relation: "member", object: `team:t${u % teams}` });
+  const tuples = benchTuples(teams, docs);
   for (let i = 0; i < tuples.length; i += 100)
     await call("POST", `/stores/${storeId}/write`, { writes: { tuple_keys: tuples.slice(i, i + 100) } });
   await c.audit.emitter.flush();
@@ -192,7 +198,7 @@ async function round(m: Mode, ms: number, users: number, docs: number): Promise<
 }
 
 /** Section 1: check throughput over HTTP with audit emission off and on, alternating rounds. */
-export async function overHttp(quick: boolean): Promise<void> {
+async function overHttp(quick: boolean): Promise<void> {
   const teams = quick ? 20 : 100;
   const docs = quick ? 200 : 2000;
   const rounds = quick ? 2 : 5;
@@ -215,11 +221,7 @@ export async function overHttp(quick: boolean): Promise<void> {
     };
     const { id: storeId } = await call("/stores", { name: "bench" });
     await call(`/stores/${storeId}/authorization-models`, MODEL);
-    const tuples = [];
-    for (let d = 0; d < docs; d++)
-      tuples.push({ user: `team:t${d % teams}#member`, relation: "viewer", object: `document:d${d}` });
-    for (let u = 0; u < teams * 10; u++)
-      tuples.push({ user: `user:u${u}`, relation: "member", object: `team:t${u % teams}` });
+    const tuples = benchTuples(teams, docs);
     for (let i = 0; i < tuples.length; i += 100)
       await call(`/stores/${storeId}/write`, { writes: { tuple_keys: tuples.slice(i, i + 100) } });
     return { name: audit, p, authorization, storeId: storeId!, rates: [] as number[], cpu: [] as number[] };

@@ -48,14 +48,15 @@ export function authzAuditRules(d: AuthzAuditDeps): AuditRule[] {
       () => "_platform",
     );
   };
-  const common = (c: AuditedCall) => {
-    const token = c.response?.headers?.[TOKEN_HEADER] ?? c.req.headers[TOKEN_HEADER];
+  /** Sets the model id and consistency token of the call on `e` (when the call has them). */
+  const addCommon = <E extends Pick<Built, "model_id" | "consistency_token">>(e: E, c: AuditedCall): E => {
     const model = c.response?.headers?.[MODEL_HEADER];
-    return {
-      ...(model ? { model_id: model } : {}),
-      ...(token ? { consistency_token: token } : {}),
-    };
+    if (model) e.model_id = model;
+    const token = c.response?.headers?.[TOKEN_HEADER] ?? c.req.headers[TOKEN_HEADER];
+    if (token) e.consistency_token = token;
+    return e;
   };
+  const common = (c: AuditedCall) => addCommon<Pick<Built, "model_id" | "consistency_token">>({}, c);
   const store = (c: AuditedCall) => `store:${c.params.storeId ?? "?"}`;
   /** A failed request: one `failure` event with the error code. */
   const failed =
@@ -91,11 +92,7 @@ export function authzAuditRules(d: AuthzAuditDeps): AuditRule[] {
     };
     const user = s(tk?.user);
     if (user) e.subject = user;
-    const model = c.response?.headers?.[MODEL_HEADER];
-    if (model) e.model_id = model;
-    const token = c.response?.headers?.[TOKEN_HEADER] ?? c.req.headers[TOKEN_HEADER];
-    if (token) e.consistency_token = token;
-    return e;
+    return addCommon(e, c);
   };
   const S = "/stores/{storeId}";
   return [

@@ -35,6 +35,8 @@ export interface AuditPage {
  */
 export interface AuditStore {
   put(events: readonly AuditEvent[]): Promise<{ written: number; duplicates: number }>;
+  /** `put` without a promise, for stores that write in memory (the in-process bus uses it). */
+  putSync?(events: readonly AuditEvent[]): { written: number; duplicates: number };
   query(
     tenant: string,
     filter: AuditFilter,

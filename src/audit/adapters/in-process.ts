@@ -10,9 +10,6 @@ import type { AuditStore, EventBus } from "../ports.ts";
 
 const DONE: Promise<void> = Promise.resolve();
 
-type SyncStore = AuditStore & { putSync(events: readonly AuditEvent[]): unknown };
-const hasPutSync = (s: AuditStore): s is SyncStore => typeof (s as Partial<SyncStore>).putSync === "function";
-
 export class InProcessEventBus implements EventBus {
   #queue: AuditEvent[] = [];
   readonly #store: AuditStore;
@@ -39,9 +36,10 @@ export class InProcessEventBus implements EventBus {
     const batch = this.#queue;
     this.#queue = [];
     // The memory store takes a batch synchronously: no promise chain per request.
-    if (this.#inflight === DONE && hasPutSync(this.#store)) {
+    const putSync = this.#store.putSync;
+    if (this.#inflight === DONE && putSync) {
       try {
-        this.#store.putSync(batch);
+        putSync.call(this.#store, batch);
         this.#metrics.add("AuditEventsDelivered", batch.length);
       } catch (err) {
         this.#failed(batch, err);
@@ -50,7 +48,6 @@ export class InProcessEventBus implements EventBus {
     }
     // Serialised, so a flush returns only once everything queued before it is stored.
     this.#inflight = this.#inflight.then(async () => {
-      if (batch.length === 0) return;
       try {
         await this.#store.put(batch);
         this.#metrics.add("AuditEventsDelivered", batch.length);
