@@ -75,8 +75,19 @@ export async function flushAuditUntil(
   }
 }
 
+const DONE: Promise<void> = Promise.resolve();
+
 /** Flushes the emitter within the invocation's remaining time; resolves in every case. */
-export async function flushAudit(options: AuditFlushOptions, context: Context | undefined): Promise<void> {
+export function flushAudit(options: AuditFlushOptions, context: Context | undefined): Promise<void> {
+  // The in-process bus delivers synchronously: no promise per request (the local platform).
+  if (!options.emf) {
+    try {
+      if (options.emitter.bus.flushSync?.()) return DONE;
+    } catch (err) {
+      options.log.error("audit flush failed", { err });
+      return DONE;
+    }
+  }
   const remaining =
     typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : undefined;
   const deadline =

@@ -103,5 +103,40 @@ export type AuditEventInput = Omit<AuditEvent, "v" | "id" | "time" | "region"> &
   readonly at?: number;
 };
 
+/** Envelope and schema fields in the schema's order (readable exports); the rest follow. */
+const SCHEMA_ORDER = [
+  "v",
+  "id",
+  "time",
+  "tenant",
+  "type",
+  "actor",
+  "subject",
+  "resource",
+  "action",
+  "decision",
+  "reason",
+  "region",
+  "request",
+  "latency_ms",
+  "model_id",
+  "consistency_token",
+  "detail",
+] as const;
+
+/**
+ * A copy of an event with its keys in the schema's order (emitted events carry them in the order
+ * they were set); what stores hand to readers.
+ */
+export function inSchemaOrder(e: AuditEvent): AuditEvent {
+  const out: Record<string, unknown> = {};
+  for (const k of SCHEMA_ORDER) if (e[k] !== undefined) out[k] = e[k];
+  for (const k in e) {
+    const v = (e as Record<string, unknown>)[k];
+    if (v !== undefined && !(k in out)) out[k] = v;
+  }
+  return out as AuditEvent;
+}
+
 /** Parses an event coming from the bus (writer) or the store; throws a ZodError when malformed. */
 export const parseAuditEvent = (value: unknown): AuditEvent => auditEventSchema.parse(value);

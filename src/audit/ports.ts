@@ -12,6 +12,11 @@ export interface EventBus {
   flush(options?: { readonly deadline?: number }): Promise<void>;
   /** Events queued and not yet flushed. */
   readonly pending: number;
+  /**
+   * `flush` without a promise, for buses that deliver in memory: true when everything queued was
+   * delivered (or counted as failed) synchronously; false when the caller must `flush`.
+   */
+  flushSync?(): boolean;
 }
 
 /** Query filters of the audit store; times in epoch ms, both bounds inclusive. */

@@ -16,6 +16,20 @@ export const SECRET_KEY_RE =
 /** Detail keys that match {@link SECRET_KEY_RE} but hold no secret. */
 const SAFE_KEYS = new Set(["token_type", "token_type_hint", "api_key_id", "credential_kind"]);
 
+/**
+ * Whether a detail key names a secret, remembered per key: detail keys are the rules' own few
+ * names, so the regex runs once per name (bounded, should any ever come from input).
+ */
+const secretKeys = new Map<string, boolean>();
+const namesSecret = (k: string): boolean => {
+  let v = secretKeys.get(k);
+  if (v === undefined) {
+    v = SECRET_KEY_RE.test(k) && !SAFE_KEYS.has(k);
+    if (secretKeys.size < 1024) secretKeys.set(k, v);
+  }
+  return v;
+};
+
 /** Values that are credentials whatever their key: JWTs, `pcl_`/`pca_` keys, PEM blocks, bearer headers. */
 export const SECRET_VALUE_RES: readonly RegExp[] = [
   /eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*/,
@@ -24,11 +38,18 @@ export const SECRET_VALUE_RES: readonly RegExp[] = [
   /\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}/i,
 ];
 
+/**
+ * Shortest text any pattern above matches (`pcl_` + 16 characters; a JWT needs 24, a bearer
+ * header 22, a PEM header 27): shorter strings are skipped without a regex. Most fields of a
+ * decision (relations, object ids, ips, "no path") are shorter. Lower it with any new pattern.
+ */
+export const MIN_SECRET_LENGTH = 20;
+
 /** Cheap pre-check: every pattern above contains one of these. */
 const MAYBE_SECRET = /eyJ|pc[la]_|-----BEGIN|bearer|basic/i;
 
 const looksSecret = (s: string): boolean => {
-  if (!MAYBE_SECRET.test(s)) return false;
+  if (s.length < MIN_SECRET_LENGTH || !MAYBE_SECRET.test(s)) return false;
   for (const re of SECRET_VALUE_RES) if (re.test(s)) return true;
   return false;
 };
@@ -63,7 +84,7 @@ export function redactInPlace(e: AuditEvent): AuditEvent {
     let n = 0;
     for (const k in detail) {
       const v = detail[k]!;
-      const secretKey = SECRET_KEY_RE.test(k) && !SAFE_KEYS.has(k);
+      const secretKey = namesSecret(k);
       // Past the 32nd key or naming a secret: dropped. An over-long key: re-added capped.
       if (++n > 32 || secretKey || k.length > 64) {
         delete detail[k];

@@ -22,8 +22,6 @@ export interface AuditedCall {
   readonly error: unknown;
   /** What the rule's `before` hook returned (e.g. a store's owner, before the store is deleted). */
   readonly pre: unknown;
-  /** Envelope fields common to every event: actor, request, latency. */
-  readonly base: Pick<AuditEventInput, "actor" | "request" | "latency_ms">;
 }
 
 /** An event as a rule builds it; the envelope and `base` are added. */
@@ -60,14 +58,18 @@ const parseBody = (res: HttpResponse): Record<string, unknown> | undefined => {
   }
 };
 
-/** One call as rules see it; the response body is parsed only if a rule reads `body`. */
+/**
+ * One call as rules see it; the response body is parsed only if a rule reads `body`. The envelope
+ * fields common to the call's events (actor, request, latency) are set on each event by `stamp`:
+ * one object per call, nothing else (the check path emits one event per request).
+ */
 class Call implements AuditedCall {
   readonly req: HttpRequest;
   readonly ctx: RequestContext;
   readonly response: HttpResponse | undefined;
   readonly error: unknown;
   readonly pre: unknown;
-  readonly base: AuditedCall["base"];
+  readonly #latencyMs: number;
   #body: Record<string, unknown> | undefined | null = null;
   constructor(
     req: HttpRequest,
@@ -75,14 +77,14 @@ class Call implements AuditedCall {
     response: HttpResponse | undefined,
     error: unknown,
     pre: unknown,
-    base: AuditedCall["base"],
+    t0: number,
   ) {
     this.req = req;
     this.ctx = ctx;
     this.response = response;
     this.error = error;
     this.pre = pre;
-    this.base = base;
+    this.#latencyMs = Math.round((performance.now() - t0) * 1000) / 1000;
   }
   get params(): Readonly<Record<string, string>> {
     return this.ctx.params;
@@ -90,6 +92,14 @@ class Call implements AuditedCall {
   get body(): Record<string, unknown> | undefined {
     if (this.#body === null) this.#body = this.response ? parseBody(this.response) : undefined;
     return this.#body;
+  }
+  /** A rule's event with the envelope fields of the call (the rule's own actor wins). */
+  stamp(e: Built): AuditEventInput {
+    const out = e as AuditEventInput & { actor?: string };
+    if (out.actor === undefined) out.actor = actorOf(this.ctx.principal);
+    out.request = requestInfo(this.req);
+    out.latency_ms = this.#latencyMs;
+    return out;
   }
 }
 
@@ -103,13 +113,13 @@ export function auditedRoutes(
   return routes.map((route) => {
     const rule = rules.find((r) => r.method === route.method && r.path === route.path);
     if (!rule) return route;
-    const send = (c: AuditedCall, e: Events) => {
+    const send = (c: Call, e: Events) => {
       if (e === undefined) return;
-      if (!Array.isArray(e)) sink.emit(withBase(e as Built, c.base));
-      else for (const one of e as readonly Built[]) sink.emit(withBase(one, c.base));
+      if (!Array.isArray(e)) sink.emit(c.stamp(e as Built));
+      else for (const one of e as readonly Built[]) sink.emit(c.stamp(one));
     };
     const fail = (err: unknown) => log?.error("audit event not built", { err, path: route.path });
-    const emit = (build: AuditRule["ok"] | undefined, c: AuditedCall): void | Promise<void> => {
+    const emit = (build: AuditRule["ok"] | undefined, c: Call): void | Promise<void> => {
       if (!build) return;
       try {
         const out = build(c);
@@ -119,52 +129,52 @@ export function auditedRoutes(
         fail(err);
       }
     };
-    const call = (
+    /** The handler's outcome, audited; resolves or rejects as the handler did. */
+    const after = (
+      out: Promise<HttpResponse>,
       req: HttpRequest,
       ctx: RequestContext,
-      t0: number,
       pre: unknown,
-      response: HttpResponse | undefined,
-      error: unknown,
-    ): AuditedCall =>
-      new Call(req, ctx, response, error, pre, {
-        actor: actorOf(ctx.principal),
-        request: requestInfo(req),
-        latency_ms: Math.round((performance.now() - t0) * 1000) / 1000,
-      });
-    const handler: Route["handler"] = async (req, ctx) => {
-      const t0 = performance.now();
-      let pre: unknown;
-      if (rule.before) {
-        try {
-          pre = await rule.before(req, ctx);
-        } catch {
-          pre = undefined;
-        }
-      }
-      let res: HttpResponse;
+      t0: number,
+    ): Promise<HttpResponse> =>
+      out.then(
+        (res) => {
+          const done = emit(rule.ok, new Call(req, ctx, res, undefined, pre, t0));
+          return done === undefined ? res : done.then(() => res);
+        },
+        async (err: unknown) => {
+          await emit(rule.failed, new Call(req, ctx, undefined, err, pre, t0));
+          throw err;
+        },
+      );
+    const run = (req: HttpRequest, ctx: RequestContext): Promise<HttpResponse> => {
       try {
-        res = await route.handler(req, ctx);
+        return route.handler(req, ctx);
       } catch (err) {
-        await emit(rule.failed, call(req, ctx, t0, pre, undefined, err));
-        throw err;
+        return Promise.reject(err);
       }
-      const done = emit(rule.ok, call(req, ctx, t0, pre, res, undefined));
-      if (done !== undefined) await done;
-      return res;
     };
+    const before = rule.before;
+    // No `async` wrapper: one promise reaction per request on the hot path (checks).
+    const handler: Route["handler"] =
+      before === undefined
+        ? (req, ctx) => {
+            const t0 = performance.now();
+            return after(run(req, ctx), req, ctx, undefined, t0);
+          }
+        : async (req, ctx) => {
+            const t0 = performance.now();
+            let pre: unknown;
+            try {
+              pre = await before(req, ctx);
+            } catch {
+              pre = undefined;
+            }
+            return after(run(req, ctx), req, ctx, pre, t0);
+          };
     return { ...route, handler };
   });
 }
-
-/** A rule's event with the envelope fields common to the call (the rule's own actor wins). */
-const withBase = (e: Built, base: AuditedCall["base"]): AuditEventInput => {
-  const out = e as AuditEventInput & { actor?: string };
-  if (out.actor === undefined) out.actor = base.actor;
-  if (base.request !== undefined) out.request = base.request;
-  if (base.latency_ms !== undefined) out.latency_ms = base.latency_ms;
-  return out;
-};
 
 /** A string field of a response body, or undefined. */
 export const str = (body: Record<string, unknown> | undefined, key: string): string | undefined => {

@@ -22,10 +22,12 @@ export function monotonicUlid(now: () => number = Date.now): () => string {
   let timePart = "";
   /** The 16 random base32 digits (5 bits each) of the last id. */
   const digits = new Uint8Array(16);
-  const encode = (): string => {
+  /** Time part and the first 15 random digits, as text: ids of one millisecond differ mostly in the last. */
+  let head = "";
+  const encodeHead = (): void => {
     let out = timePart;
-    for (let i = 0; i < 16; i++) out += B32[digits[i]!];
-    return out;
+    for (let i = 0; i < 15; i++) out += B32[digits[i]!];
+    head = out;
   };
   return () => {
     const ms = now();
@@ -55,14 +57,16 @@ export function monotonicUlid(now: () => number = Date.now): () => string {
         digits[i + 6] = ((pool[b + 3]! & 3) << 3) | (pool[b + 4]! >> 5);
         digits[i + 7] = pool[b + 4]! & 31;
       }
-      return encode();
+      encodeHead();
+      return head + B32[digits[15]!];
     }
     // Same (or an earlier: clock went back) millisecond: increment the random part.
     let i = 15;
     while (i >= 0 && digits[i] === 31) digits[i--] = 0;
     if (i < 0) throw new Error("ULID random part overflow within one millisecond");
     digits[i]!++;
-    return encode();
+    if (i < 15) encodeHead();
+    return head + B32[digits[15]!];
   };
 }
 

@@ -31,21 +31,28 @@ export class InProcessEventBus implements EventBus {
     this.#queue.push(event);
   }
 
+  flushSync(): boolean {
+    // The memory store takes a batch synchronously: no promise chain per request. Only when no
+    // asynchronous put is in flight, so events are stored in the order they were flushed.
+    const putSync = this.#store.putSync;
+    if (this.#inflight !== DONE || !putSync) return false;
+    if (this.#queue.length === 0) return true;
+    const batch = this.#queue;
+    this.#queue = [];
+    try {
+      putSync.call(this.#store, batch);
+      this.#metrics.add("AuditEventsDelivered", batch.length);
+    } catch (err) {
+      this.#failed(batch, err);
+    }
+    return true;
+  }
+
   flush(): Promise<void> {
+    if (this.flushSync()) return DONE;
     if (this.#queue.length === 0) return this.#inflight;
     const batch = this.#queue;
     this.#queue = [];
-    // The memory store takes a batch synchronously: no promise chain per request.
-    const putSync = this.#store.putSync;
-    if (this.#inflight === DONE && putSync) {
-      try {
-        putSync.call(this.#store, batch);
-        this.#metrics.add("AuditEventsDelivered", batch.length);
-      } catch (err) {
-        this.#failed(batch, err);
-      }
-      return DONE;
-    }
     // Serialised, so a flush returns only once everything queued before it is stored.
     this.#inflight = this.#inflight.then(async () => {
       try {

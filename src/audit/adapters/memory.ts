@@ -6,18 +6,21 @@
  */
 import type { Clock } from "../../shared/clock.ts";
 import { validationError } from "../../shared/errors.ts";
-import type { AuditEvent } from "../events.ts";
+import { type AuditEvent, inSchemaOrder } from "../events.ts";
 import type { AuditFilter, AuditPage, AuditStore } from "../ports.ts";
 import { eventSortKey, expiresAt, matches } from "../query-filter.ts";
 
-interface Stored {
-  readonly key: string;
-  readonly event: AuditEvent;
-  readonly expiresAt: number;
-}
+/** Whether `a` sorts before `b` within a tenant: by time, then id (the order of `eventSortKey`). */
+const before = (a: AuditEvent, b: AuditEvent): boolean =>
+  a.time < b.time || (a.time === b.time && a.id < b.id);
 
 export class MemoryAuditStore implements AuditStore {
-  readonly #tenants = new Map<string, Stored[]>();
+  /**
+   * Events per tenant in sort-key order. The events themselves, nothing per event beside them: the
+   * local platform appends one per check, and every extra object kept is one more for the GC to
+   * copy (keys and expiry are derived at query time, which is rare).
+   */
+  readonly #tenants = new Map<string, AuditEvent[]>();
   readonly #retentionDays: number;
   readonly #clock: Clock;
   readonly #max: number;
@@ -30,7 +33,7 @@ export class MemoryAuditStore implements AuditStore {
   }
 
   /** Drops the oldest events of a list over the cap; trims in batches so appends stay O(1) amortised. */
-  #trim(list: Stored[]): void {
+  #trim(list: AuditEvent[]): void {
     if (list.length <= this.#max + Math.ceil(this.#max / 10)) return;
     list.splice(0, list.length - this.#max);
   }
@@ -51,25 +54,24 @@ export class MemoryAuditStore implements AuditStore {
       }
       // Idempotent by id: an event's key (time, id) is unique, so a redelivery lands on its own
       // key. Events arrive almost in order: the place is nearly always the end (one comparison).
-      const key = eventSortKey(event);
       let i = list.length;
-      if (i > 0 && list[i - 1]!.key >= key) {
+      if (i > 0 && !before(list[i - 1]!, event)) {
         let lo = 0;
         let hi = i;
         while (lo < hi) {
           const mid = (lo + hi) >>> 1;
-          if (list[mid]!.key < key) lo = mid + 1;
+          if (before(list[mid]!, event)) lo = mid + 1;
           else hi = mid;
         }
         i = lo;
-        if (i < list.length && list[i]!.key === key) {
+        const at = list[i];
+        if (at !== undefined && at.time === event.time && at.id === event.id) {
           duplicates++;
           continue;
         }
       }
-      const s: Stored = { key, event, expiresAt: expiresAt(event, this.#retentionDays) };
-      if (i === list.length) list.push(s);
-      else list.splice(i, 0, s);
+      if (i === list.length) list.push(event);
+      else list.splice(i, 0, event);
       this.#trim(list);
       written++;
     }
@@ -98,17 +100,17 @@ export class MemoryAuditStore implements AuditStore {
       let hi = list.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (list[mid]!.key < after) lo = mid + 1;
+        if (eventSortKey(list[mid]!) < after) lo = mid + 1;
         else hi = mid;
       }
       start = lo - 1;
     }
     for (let i = start; i >= 0; i--) {
-      const s = list[i]!;
-      if (s.expiresAt <= nowS || !matches(s.event, filter)) continue;
+      const e = list[i]!;
+      if (expiresAt(e, this.#retentionDays) <= nowS || !matches(e, filter)) continue;
       if (items.length === page.limit) return { items, cursor: `m:${last}` };
-      items.push(s.event);
-      last = s.key;
+      items.push(inSchemaOrder(e));
+      last = eventSortKey(e);
     }
     return { items };
   }

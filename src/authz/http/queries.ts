@@ -107,6 +107,9 @@ export interface CheckMeta {
   /** The granting path when allowed and known. */
   readonly path?: string;
   readonly cache: "hit" | "miss" | "bypass";
+  readonly store_id: string;
+  /** The model the check ran against. */
+  readonly model_id: string | undefined;
 }
 
 /** `json(200, {allowed, resolution: ""}, {...fgaHeaders(…), [CACHE_HEADER]: cache})`, built directly. */
@@ -125,10 +128,14 @@ function checkAnswer(
   if (modelId) headers["openfga-authorization-model-id"] = modelId;
   headers[CACHE_HEADER] = cache;
   const allowed = answer !== false;
-  const meta: CheckMeta =
-    typeof answer === "string"
-      ? { tuple_key: tupleKey, allowed, path: answer, cache }
-      : { tuple_key: tupleKey, allowed, cache };
+  const meta: CheckMeta = {
+    tuple_key: tupleKey,
+    allowed,
+    path: typeof answer === "string" ? answer : undefined,
+    cache,
+    store_id: storeId,
+    model_id: modelId,
+  };
   return { statusCode: 200, headers, body: allowed ? ALLOWED : DENIED, meta };
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { AuditEmitter } from "../../../src/audit/emitter.ts";
-import { type AuditEvent, auditEventSchema } from "../../../src/audit/events.ts";
+import { type AuditEvent, auditEventSchema, inSchemaOrder } from "../../../src/audit/events.ts";
 import { AuditMetrics } from "../../../src/audit/metrics.ts";
-import { findSecrets, REDACTED, redactEvent } from "../../../src/audit/redact.ts";
+import { findSecrets, MIN_SECRET_LENGTH, REDACTED, redactEvent, SECRET_VALUE_RES } from "../../../src/audit/redact.ts";
 import { ManualClock } from "../../../src/shared/clock.ts";
 import { ulidGenerator } from "../../../src/shared/ids.ts";
 import { createLogger } from "../../../src/shared/logger.ts";
@@ -74,6 +74,57 @@ describe("audit event schema and redaction guard", () => {
     });
     expect(findSecrets(e)).toEqual([]);
     expect(JSON.stringify(e)).not.toMatch(/s3cr3t|hunter2|eyJ/);
+  });
+
+  it("skips short strings only below the shortest credential any pattern matches", () => {
+    // The shortest text of each pattern; each is caught, and none is shorter than the skip bound.
+    const shortest = [
+      "eyJabcdefgh.eyJabcdefgh.",
+      `pcl_${"a".repeat(16)}`,
+      "-----BEGIN PRIVATE KEY-----",
+      `Bearer ${"a".repeat(16)}`,
+    ];
+    expect(shortest).toHaveLength(SECRET_VALUE_RES.length);
+    shortest.forEach((text, i) => {
+      expect(SECRET_VALUE_RES[i]!.test(text)).toBe(true);
+      // One character less no longer matches: these are the patterns' minimal lengths.
+      expect(SECRET_VALUE_RES[i]!.test(text.slice(0, -1))).toBe(false);
+      expect(text.length).toBeGreaterThanOrEqual(MIN_SECRET_LENGTH);
+      expect(findSecrets({ s: text })).toEqual(["/s"]);
+    });
+    expect(Math.min(...shortest.map((t) => t.length))).toBe(MIN_SECRET_LENGTH);
+  });
+
+  it("readers get the schema's key order whatever order the fields were set in", () => {
+    const e = {
+      detail: { store_id: "s" },
+      reason: "no path",
+      decision: "deny",
+      action: "viewer",
+      resource: "doc:1",
+      actor: "apikey:k",
+      type: "authz.check",
+      tenant: "t1",
+      time: "2026-01-01T00:00:00.000Z",
+      id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+      v: 1,
+      region: "local",
+      subject: undefined,
+    } as unknown as AuditEvent;
+    expect(Object.keys(inSchemaOrder(e))).toEqual([
+      "v",
+      "id",
+      "time",
+      "tenant",
+      "type",
+      "actor",
+      "resource",
+      "action",
+      "decision",
+      "reason",
+      "region",
+      "detail",
+    ]);
   });
 
   it("the scanner finds what the guard would remove", () => {

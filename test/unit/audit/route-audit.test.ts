@@ -79,6 +79,18 @@ describe("auditedRoutes", () => {
     expect(emitted.map((e) => [e.decision, e.reason])).toEqual([["failure", "not_found"]]);
   });
 
+  it("a handler that throws synchronously is audited and rejects like an async one", async () => {
+    const err = notFound("sync");
+    const { route, emitted } = setup(
+      (() => {
+        throw err;
+      }) as unknown as Route["handler"],
+      () => undefined,
+    );
+    await expect(route.handler(req, ctx)).rejects.toBe(err);
+    expect(emitted.map((e) => [e.decision, e.reason])).toEqual([["failure", "not_found"]]);
+  });
+
   it("a rule that throws never changes the response", async () => {
     const { route, emitted } = setup(
       async () => json(200, {}),

@@ -37,4 +37,18 @@ describe("monotonicUlid", () => {
     expect(decodeTime(ids[3]!)).toBe(1_800_000_000_000);
     expect(decodeTime(ids[4]!)).toBe(now);
   });
+
+  it("keeps order across carries of the random part within one millisecond", () => {
+    const now = 1_800_000_000_000;
+    const next = monotonicUlid(() => now);
+    // 5,000 ids in one millisecond: the last digit wraps every 32 ids, the one before every 1,024.
+    const ids = Array.from({ length: 5000 }, () => next());
+    for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true);
+    for (const id of ids) expect(id).toMatch(ULID_RE);
+    expect(new Set(ids.map((id) => id.slice(0, 10))).size).toBe(1);
+    // Consecutive ids are consecutive 80-bit numbers: the random parts differ by exactly one.
+    const value = (id: string) =>
+      [...id.slice(10)].reduce((n, ch) => n * 32n + BigInt("0123456789ABCDEFGHJKMNPQRSTVWXYZ".indexOf(ch)), 0n);
+    for (let i = 1; i < ids.length; i++) expect(value(ids[i]!) - value(ids[i - 1]!)).toBe(1n);
+  });
 });
