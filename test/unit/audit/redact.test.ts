@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { AuditEmitter } from "../../../src/audit/emitter.ts";
 import { type AuditEvent, auditEventSchema, inSchemaOrder } from "../../../src/audit/events.ts";
 import { AuditMetrics } from "../../../src/audit/metrics.ts";
-import { findSecrets, MIN_SECRET_LENGTH, REDACTED, redactEvent, SECRET_VALUE_RES } from "../../../src/audit/redact.ts";
+import {
+  findSecrets,
+  MIN_SECRET_LENGTH,
+  REDACTED,
+  redactEvent,
+  SECRET_VALUE_RES,
+} from "../../../src/audit/redact.ts";
 import { ManualClock } from "../../../src/shared/clock.ts";
 import { ulidGenerator } from "../../../src/shared/ids.ts";
 import { createLogger } from "../../../src/shared/logger.ts";

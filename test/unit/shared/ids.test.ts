@@ -48,7 +48,10 @@ describe("monotonicUlid", () => {
     expect(new Set(ids.map((id) => id.slice(0, 10))).size).toBe(1);
     // Consecutive ids are consecutive 80-bit numbers: the random parts differ by exactly one.
     const value = (id: string) =>
-      [...id.slice(10)].reduce((n, ch) => n * 32n + BigInt("0123456789ABCDEFGHJKMNPQRSTVWXYZ".indexOf(ch)), 0n);
+      [...id.slice(10)].reduce(
+        (n, ch) => n * 32n + BigInt("0123456789ABCDEFGHJKMNPQRSTVWXYZ".indexOf(ch)),
+        0n,
+      );
     for (let i = 1; i < ids.length; i++) expect(value(ids[i]!) - value(ids[i - 1]!)).toBe(1n);
   });
 });
