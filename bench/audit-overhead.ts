@@ -1,10 +1,11 @@
 /**
  * Audit overhead on authorization checks, two ways in the same run.
  *
- * 1. Over HTTP (the figure the target is about): two local platforms side by side, audit emission
- *    off and on (in-process bus into the memory audit store, as `npm start`), access log off in
- *    both; the same warm mixed checks from 32 keep-alive connections (bench/http-load.ts, raw
- *    sockets in a worker thread); rounds alternate between the two so drift hits both alike.
+ * 1. Over HTTP (the figure the target is about): two local platforms, each in its own process, audit
+ *    emission off and on (in-process bus into the memory audit store, as `npm start`), access log
+ *    off in both; the same warm mixed checks from 32 keep-alive connections (bench/http-load.ts,
+ *    raw sockets in a worker thread of this process); rounds alternate between the two so drift
+ *    hits both alike. Server CPU per check is the server process's (GC threads included).
  *
  * 2. In process: the `authz` Lambda handler invoked with API
  * Gateway events (the full path: parse, router, authentication, check, audit, flush middleware),
@@ -19,7 +20,9 @@
  *
  *   npx tsx bench/audit-overhead.ts [--quick]
  */
-import { pathToFileURL } from "node:url";
+import { type ChildProcess, fork } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { type AuditExtension, startAuditExtension } from "../functions/_shared/audit-extension.ts";
 import { configFromEnv } from "../functions/_shared/config.ts";
@@ -33,7 +36,7 @@ import {
   type LambdaRuntimeStandin,
   startLambdaRuntimeStandin,
 } from "../test/support/lambda-runtime-standin.ts";
-import { httpLoad } from "./http-load.ts";
+import { httpLoad, processCpuMs } from "./http-load.ts";
 
 const ADMIN = "bench-admin-audit-overhead";
 const MODEL = {
@@ -197,36 +200,104 @@ async function round(m: Mode, ms: number, users: number, docs: number): Promise<
   m.rates.push((i / took) * 1000);
 }
 
-/** Section 1: check throughput over HTTP with audit emission off and on, alternating rounds. */
+/** The platform of one over-HTTP mode, served by a child process (`--serve <audit>`). */
+interface Served {
+  readonly name: "off" | "in-process";
+  readonly url: string;
+  readonly storeId: string;
+  readonly authorization: string;
+  readonly pid: number;
+  /** The child's audit counters (events emitted and stored). */
+  totals(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+/** Sizes of the over-HTTP data (both sides load the same). */
+const httpSizes = (quick: boolean) => ({ teams: quick ? 20 : 100, docs: quick ? 200 : 2000 });
+
+/**
+ * The child side: a local platform with audit `off` or `in-process`, the bench data loaded through
+ * its HTTP API; reports where it listens, answers `totals`, serves until told to close.
+ */
+async function serve(audit: "off" | "in-process", quick: boolean): Promise<void> {
+  const p = await startLocalPlatform({
+    env: { PORTCULLIS_ADMIN_KEY: ADMIN, PORTCULLIS_LOG_LEVEL: "warn", PORTCULLIS_AUDIT_BUS: audit },
+    port: 0,
+    log: createLogger({ level: "warn" }),
+  });
+  const authorization = `Bearer ${p.demo!.apiKey}`;
+  const call = async (path: string, body: unknown) => {
+    const res = await fetch(`${p.url}${path}`, {
+      method: "POST",
+      headers: { authorization, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, string>;
+  };
+  const { id: storeId } = await call("/stores", { name: "bench" });
+  await call(`/stores/${storeId}/authorization-models`, MODEL);
+  const { teams, docs } = httpSizes(quick);
+  const tuples = benchTuples(teams, docs);
+  for (let i = 0; i < tuples.length; i += 100)
+    await call(`/stores/${storeId}/write`, { writes: { tuple_keys: tuples.slice(i, i + 100) } });
+  process.on("message", (m) => {
+    if (m === "totals") process.send!({ totals: p.container.audit.metrics.totals });
+    if (m === "close") void p.close().finally(() => process.exit(0));
+  });
+  process.send!({ ready: { url: p.url, storeId, authorization } });
+}
+
+/** Starts a platform in a child process (this module with `--serve`, the same loader flags). */
+async function spawnPlatform(name: Served["name"], quick: boolean): Promise<Served> {
+  const child: ChildProcess = fork(
+    fileURLToPath(import.meta.url),
+    ["--serve", name, ...(quick ? ["--quick"] : [])],
+    {
+      execArgv: process.execArgv,
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    },
+  );
+  const ready = await new Promise<Pick<Served, "url" | "storeId" | "authorization">>((resolve, reject) => {
+    child.once("message", (m) =>
+      resolve((m as { ready: Pick<Served, "url" | "storeId" | "authorization"> }).ready),
+    );
+    child.once("exit", (code) => reject(new Error(`the ${name} platform exited (${code})`)));
+    child.once("error", reject);
+  });
+  child.removeAllListeners("exit");
+  return {
+    name,
+    ...ready,
+    pid: child.pid!,
+    totals: () =>
+      new Promise((resolve) => {
+        child.once("message", (m) => resolve((m as { totals: Record<string, number> }).totals));
+        child.send("totals");
+      }),
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = once(child, "exit");
+      child.send("close");
+      await exited;
+    },
+  };
+}
+
+/**
+ * Section 1: check throughput over HTTP with audit emission off and on, alternating rounds. Each
+ * platform runs in its own process, so neither pays for the other's heap (the audit-on platform
+ * keeps up to 100,000 events per tenant in memory) and the server CPU is the whole process's
+ * (GC threads included).
+ */
 async function overHttp(quick: boolean): Promise<void> {
-  const teams = quick ? 20 : 100;
-  const docs = quick ? 200 : 2000;
+  const { teams, docs } = httpSizes(quick);
   const rounds = quick ? 2 : 5;
   const seconds = quick ? 1 : 4;
-  const platform = async (audit: "off" | "in-process") => {
-    const p = await startLocalPlatform({
-      env: { PORTCULLIS_ADMIN_KEY: ADMIN, PORTCULLIS_LOG_LEVEL: "warn", PORTCULLIS_AUDIT_BUS: audit },
-      port: 0,
-      log: createLogger({ level: "warn" }),
-    });
-    const authorization = `Bearer ${p.demo!.apiKey}`;
-    const call = async (path: string, body: unknown) => {
-      const res = await fetch(`${p.url}${path}`, {
-        method: "POST",
-        headers: { authorization, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as Record<string, string>;
-    };
-    const { id: storeId } = await call("/stores", { name: "bench" });
-    await call(`/stores/${storeId}/authorization-models`, MODEL);
-    const tuples = benchTuples(teams, docs);
-    for (let i = 0; i < tuples.length; i += 100)
-      await call(`/stores/${storeId}/write`, { writes: { tuple_keys: tuples.slice(i, i + 100) } });
-    return { name: audit, p, authorization, storeId: storeId!, rates: [] as number[], cpu: [] as number[] };
-  };
-  const modes = [await platform("off"), await platform("in-process")];
+  const modes = [await spawnPlatform("off", quick), await spawnPlatform("in-process", quick)];
+  const rates = new Map<Served, number[]>(modes.map((m) => [m, []]));
+  const cpus = new Map<Served, number[]>(modes.map((m) => [m, []]));
   // 2,000 distinct checks, half allowed (user u of team t, document d viewed by team t).
   const bodies: string[] = [];
   const expect = new Uint8Array(2000);
@@ -241,9 +312,9 @@ async function overHttp(quick: boolean): Promise<void> {
     expect[i] = allowed ? 0 : 1;
   }
   try {
-    const load = (m: (typeof modes)[number], secs: number, warmup: number) =>
+    const load = (m: Served, secs: number, warmup: number) =>
       httpLoad({
-        url: m.p.url,
+        url: m.url,
         method: "POST",
         path: `/stores/${m.storeId}/check`,
         headers: { authorization: m.authorization, "content-type": "application/json" },
@@ -254,31 +325,39 @@ async function overHttp(quick: boolean): Promise<void> {
         concurrency: 32,
         seconds: secs,
         warmup,
+        serverCpuMs: () => processCpuMs(m.pid),
       });
     for (const m of modes) await load(m, 1, 0.5); // fills the check caches
     for (let r = 0; r < rounds; r++) {
-      for (const m of modes) {
+      // Each round in another order, so drift on the machine hits both alike.
+      for (const m of r % 2 === 0 ? modes : [...modes].reverse()) {
         const phase = await load(m, seconds, 0.5);
         if (phase.errors + phase.wrong > 0)
           throw new Error(`${m.name}: ${phase.errors + phase.wrong} bad answers`);
-        m.rates.push(phase.ok / phase.seconds);
-        if (phase.cpuMs !== undefined) m.cpu.push((phase.cpuMs * 1000) / phase.ok);
+        rates.get(m)!.push(phase.ok / phase.seconds);
+        if (phase.cpuMs !== undefined) cpus.get(m)!.push((phase.cpuMs * 1000) / phase.ok);
       }
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-    const base = median(modes[0]!.rates);
+    const base = median(rates.get(modes[0]!)!);
+    const baseCpu = median(cpus.get(modes[0]!)!);
     process.stdout.write(
-      `checks over HTTP, local server, 32 connections, warm mixed 50/50 (2,000 distinct checks); median of ${rounds} alternating rounds x ${seconds} s\n`,
+      `checks over HTTP, local platforms in their own processes, 32 connections, warm mixed 50/50 (2,000 distinct checks); median of ${rounds} alternating rounds x ${seconds} s\n`,
     );
     for (const m of modes) {
-      const rate = median(m.rates);
-      const t = m.p.container.audit.metrics.totals;
+      const rate = median(rates.get(m)!);
+      const cpu = median(cpus.get(m)!);
+      const t = await m.totals();
+      const first = m === modes[0];
       process.stdout.write(
-        `  audit ${m.name.padEnd(12)} ${rate.toFixed(0).padStart(7)} checks/s  server ${median(m.cpu).toFixed(1)} µs CPU/check  overhead ${m === modes[0] ? "   –  " : `${(((base - rate) / base) * 100).toFixed(1).padStart(5)}%`}  (rounds: ${m.rates.map((x) => x.toFixed(0)).join(", ")}; events emitted ${t.AuditEventsEmitted}, stored ${t.AuditEventsDelivered})\n`,
+        `  audit ${m.name.padEnd(12)} ${rate.toFixed(0).padStart(7)} checks/s  overhead ${first ? "   –  " : `${(((base - rate) / base) * 100).toFixed(1).padStart(5)}%`}  server ${cpu.toFixed(1)} µs CPU/check ${first ? "" : `(+${(((cpu - baseCpu) / baseCpu) * 100).toFixed(1)}%) `} (rounds: ${rates
+          .get(m)!
+          .map((x) => x.toFixed(0))
+          .join(", ")}; events emitted ${t.AuditEventsEmitted}, stored ${t.AuditEventsDelivered})\n`,
       );
     }
   } finally {
-    for (const m of modes) await m.p.close();
+    for (const m of modes) await m.close();
   }
 }
 
@@ -367,5 +446,8 @@ async function inProcess(options: { quick?: boolean }): Promise<void> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href)
-  await run({ quick: process.argv.includes("--quick") });
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  if (process.argv[2] === "--serve")
+    await serve(process.argv[3] as Served["name"], process.argv.includes("--quick"));
+  else await run({ quick: process.argv.includes("--quick") });
+}
