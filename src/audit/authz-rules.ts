@@ -108,7 +108,7 @@ export function authzAuditRules(d: AuthzAuditDeps): AuditRule[] {
       region: "",
       request: undefined,
       latency_ms: undefined,
-      model_id: modelId ?? c.response?.headers?.[MODEL_HEADER],
+      model_id: modelId || c.response?.headers?.[MODEL_HEADER] || undefined,
       consistency_token: c.req.headers[TOKEN_HEADER] || undefined,
       detail:
         correlationId === undefined

@@ -51,7 +51,14 @@ export class AuditEmitter {
     try {
       const d = this.#d;
       const at = input.at;
-      const event = (at === undefined ? input : withoutAt(input)) as AuditEvent;
+      // The input becomes the event, unless it cannot: it has a time of its own, was emitted
+      // before (it has an id: emitting it again must not rewrite the event already queued), or
+      // is frozen or sealed.
+      const event = (
+        at === undefined && !(input as { id?: string }).id && Object.isExtensible(input)
+          ? input
+          : copyOf(input)
+      ) as AuditEvent;
       event.v = AUDIT_SCHEMA_VERSION;
       event.id = d.ids.ulid();
       event.time = this.#iso(at ?? d.clock.now());
@@ -93,9 +100,14 @@ export const requestInfo = (req: HttpRequest): NonNullable<AuditEvent["request"]
     : { id: req.requestId, ip: req.sourceIp };
 };
 
-/** An input with an explicit time, without it (the rare path: replays of stored records). */
-const withoutAt = (input: AuditEventInput): Omit<AuditEventInput, "at"> => {
+/**
+ * A fresh copy of an input the emitter must not take over (the rare path), without `at`; `request`
+ * and `detail` are copied too, as redaction writes into them.
+ */
+const copyOf = (input: AuditEventInput): Omit<AuditEventInput, "at"> => {
   const { at: _, ...rest } = input;
+  if (rest.request) rest.request = { ...rest.request };
+  if (rest.detail) rest.detail = { ...rest.detail };
   return rest;
 };
 

@@ -149,7 +149,8 @@ export function auditedRoutes(
       );
     const run = (req: HttpRequest, ctx: RequestContext): Promise<HttpResponse> => {
       try {
-        return route.handler(req, ctx);
+        // A handler's own promise is returned as is; a plain value is wrapped.
+        return Promise.resolve(route.handler(req, ctx));
       } catch (err) {
         return Promise.reject(err);
       }

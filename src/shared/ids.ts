@@ -63,7 +63,11 @@ export function monotonicUlid(now: () => number = Date.now): () => string {
     // Same (or an earlier: clock went back) millisecond: increment the random part.
     let i = 15;
     while (i >= 0 && digits[i] === 31) digits[i--] = 0;
-    if (i < 0) throw new Error("ULID random part overflow within one millisecond");
+    if (i < 0) {
+      // Stay at the maximum: every further id of this millisecond fails too (none repeats).
+      digits.fill(31);
+      throw new Error("ULID random part overflow within one millisecond");
+    }
     digits[i]!++;
     if (i < 15) encodeHead();
     return head + B32[digits[15]!];

@@ -189,4 +189,27 @@ describe("audit event schema and redaction guard", () => {
     expect(emf.AuditEmitErrors).toBe(1);
     expect(metrics.takeEmf(2)).toBeUndefined();
   });
+
+  it("an input emitted twice, or frozen, still gives one whole event per emit", () => {
+    const { emitter, events } = capture();
+    const input = {
+      type: "authz.check" as const,
+      tenant: "t1",
+      actor: "apikey:k",
+      resource: "doc:1",
+      action: "viewer",
+      decision: "allow" as const,
+      request: { id: "r1", ip: "127.0.0.1" },
+      detail: { store_id: "s1" },
+    };
+    emitter.emit(input);
+    emitter.emit(input);
+    emitter.emit(Object.freeze({ ...input, request: Object.freeze({ ...input.request }) }));
+    expect(events).toHaveLength(3);
+    expect(new Set(events.map((e) => e.id)).size).toBe(3);
+    for (const e of events) expect(auditEventSchema.parse(e)).toMatchObject({ resource: "doc:1" });
+    // The first event is not rewritten by the second emit.
+    expect(events[0]).not.toBe(events[1]);
+    expect(events[0]!.id < events[1]!.id).toBe(true);
+  });
 });

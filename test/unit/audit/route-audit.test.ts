@@ -91,6 +91,18 @@ describe("auditedRoutes", () => {
     expect(emitted.map((e) => [e.decision, e.reason])).toEqual([["failure", "not_found"]]);
   });
 
+  it("a handler that returns a plain value (not a promise) is audited too", async () => {
+    const { route, emitted } = setup((() => json(200, { id: "t1" })) as unknown as Route["handler"], () => ({
+      type: "tenant.created",
+      tenant: "t1",
+      resource: "tenant:t1",
+      action: "create",
+      decision: "success",
+    }));
+    expect((await route.handler(req, ctx)).statusCode).toBe(200);
+    expect(emitted).toHaveLength(1);
+  });
+
   it("a rule that throws never changes the response", async () => {
     const { route, emitted } = setup(
       async () => json(200, {}),
