@@ -54,8 +54,11 @@ export interface RefreshTokenStore {
    */
   createFamily(f: RefreshFamily): Promise<void>;
   getFamily(id: string): Promise<RefreshFamily | undefined>;
-  /** A user's families with one client (any state); may lag creation by a moment (index). */
-  listUserFamilies(tenantId: string, userId: string, clientId: string): Promise<RefreshFamily[]>;
+  /**
+   * A user's families (any state), with one client or (`clientId` absent) with every client; may
+   * lag creation by a moment (index).
+   */
+  listUserFamilies(tenantId: string, userId: string, clientId?: string): Promise<RefreshFamily[]>;
   /** Compare-and-swap of the current token hash; false when `expectedHash` is no longer current or the family is revoked. */
   rotateFamily(id: string, expectedHash: string, nextHash: string, at: number): Promise<boolean>;
   /**

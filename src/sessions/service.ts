@@ -7,11 +7,12 @@ import type { Clock } from "../shared/clock.ts";
 import { notFound, validationError } from "../shared/errors.ts";
 import { constantTimeEqual, hashSecret, type IdGenerator, newSecret, ULID_RE } from "../shared/ids.ts";
 import type { Session, SessionPolicy } from "./model.ts";
-import type { SessionStore } from "./ports.ts";
+import type { RefreshTokenStore, SessionStore } from "./ports.ts";
 
 /** Dependencies of {@link SessionService}. */
 export interface SessionServiceDeps {
-  readonly store: SessionStore;
+  /** Sessions, and the refresh-token families they back (revoked with them). */
+  readonly store: SessionStore & Pick<RefreshTokenStore, "listUserFamilies" | "revokeFamily">;
   readonly clock: Clock;
   readonly ids: IdGenerator;
   /** Platform defaults. */
@@ -128,21 +129,38 @@ export class SessionService {
     if (!ULID_RE.test(sessionId)) throw notFound("Session not found.");
     const s = await this.#d.store.getSession(sessionId);
     if (!s || s.tenantId !== tenantId || s.userId !== userId) throw notFound("Session not found.");
-    await this.#d.store.revokeSession(tenantId, sessionId, this.#d.clock.now());
+    const now = this.#d.clock.now();
+    await this.#d.store.revokeSession(tenantId, sessionId, now);
+    await this.#revokeFamilies(tenantId, userId, new Set([sessionId]), now);
   }
 
   /** Ends a session (sign-out). */
   async end(s: Session): Promise<void> {
-    await this.#d.store.revokeSession(s.tenantId, s.id, this.#d.clock.now());
+    const now = this.#d.clock.now();
+    await this.#d.store.revokeSession(s.tenantId, s.id, now);
+    await this.#revokeFamilies(s.tenantId, s.userId, new Set([s.id]), now);
   }
 
   /** Revokes every session of the user; returns how many. */
   async revokeAll(tenantId: string, userId: string): Promise<number> {
-    const live = (await this.#d.store.listUserSessions(tenantId, userId)).filter(
-      (s) => s.revokedAt === undefined,
-    );
+    const sessions = await this.#d.store.listUserSessions(tenantId, userId);
+    const live = sessions.filter((s) => s.revokedAt === undefined);
     const now = this.#d.clock.now();
     await Promise.all(live.map((s) => this.#d.store.revokeSession(tenantId, s.id, now)));
+    // Every session of the user, revoked before or now: their families end with them.
+    await this.#revokeFamilies(tenantId, userId, new Set(sessions.map((s) => s.id)), now);
     return live.length;
+  }
+
+  /**
+   * Revokes the live refresh-token families of these sessions, so the access tokens issued from
+   * them (claim `fid`) die now rather than at their expiry. Without it a family would only be
+   * found dead at its next refresh (the session check), and its access tokens would live on.
+   */
+  async #revokeFamilies(tenantId: string, userId: string, sessionIds: ReadonlySet<string>, now: number) {
+    const live = (await this.#d.store.listUserFamilies(tenantId, userId)).filter(
+      (f) => sessionIds.has(f.sessionId) && f.revokedAt === undefined && f.expiresAt > now,
+    );
+    await Promise.all(live.map((f) => this.#d.store.revokeFamily(f.id, now)));
   }
 }

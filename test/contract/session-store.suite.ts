@@ -217,6 +217,11 @@ export function describeSignInStore(name: string, make: MakeSignInStore): void {
         .toEqual([early, live].sort());
       expect((await s.listUserFamilies(t, "u", "c1")).find((f) => f.id === early)?.revokedAt).toBe(T0 + 3);
       expect(await s.listUserFamilies(t, "nobody", "c1")).toEqual([]);
+      // Without a client: the user's families with every client, no one else's.
+      await expect
+        .poll(async () => (await s.listUserFamilies(t, "u")).map((f) => f.clientId).sort())
+        .toEqual(["c1", "c1", "c2"]);
+      expect(await s.listUserFamilies(t, "nobody")).toEqual([]);
     });
 
     it("consents: grant adds scopes atomically, get, list per user, delete", async () => {

@@ -199,7 +199,7 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     expect(new URL(after.location!).searchParams.get("error")).toBe("login_required");
   });
 
-  it("a public client gets tokens with PKCE alone; revoking the session kills its refresh token", async () => {
+  it("a public client gets tokens with PKCE alone; revoking or replacing the session kills its tokens at once", async () => {
     await newUser("grace@acme.test");
     const c = await newClient({ token_endpoint_auth_method: "none" });
     expect(c.client_secret).toBeUndefined();
@@ -208,9 +208,13 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     const user = tokens.claims()!.sub;
     const list = await admin("GET", `/admin/v1/tenants/${tenantId}/users/${user}/sessions`);
     expect(list.body.sessions.map((s: Json) => s.id)).toContain(sid);
+    expect(await userinfoStatus(p.url, tokens.access_token)).toBe(200);
     expect(
       (await admin("DELETE", `/admin/v1/tenants/${tenantId}/users/${user}/sessions/${sid}`)).status,
     ).toBe(204);
+    // The access token of the session's refresh family dies with it (not at its expiry) ...
+    expect(await userinfoStatus(p.url, tokens.access_token)).toBe(401);
+    // ... and so does the refresh token.
     const r = await oidc.refreshTokenGrant(config, tokens.refresh_token!).catch((e: unknown) => e);
     expect((r as { error?: string }).error).toBe("invalid_grant");
     expect(
@@ -219,6 +223,7 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     // Signing in again with prompt=login in the same browser replaces the session.
     const b = new FormBrowser(p.url);
     const first = await fullLogin(c, "grace@acme.test", b);
+    expect(await userinfoStatus(p.url, first.tokens.access_token)).toBe(200);
     const second = await signIn(
       b,
       (await authRequest(config, { prompt: "login" })).url,
@@ -226,6 +231,8 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
       PASSWORD,
     );
     expect(second.status).toBe(303);
+    // The replaced session's tokens end with it.
+    expect(await userinfoStatus(p.url, first.tokens.access_token)).toBe(401);
     const live = (await admin("GET", `/admin/v1/tenants/${tenantId}/users/${user}/sessions`)).body
       .sessions as Json[];
     expect(live.length).toBe(1);

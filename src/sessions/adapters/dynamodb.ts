@@ -315,17 +315,19 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
     return item?.rec ? toFamily(item) : undefined;
   }
 
-  async listUserFamilies(tenantId: string, userId: string, clientId: string): Promise<RefreshFamily[]> {
+  async listUserFamilies(tenantId: string, userId: string, clientId?: string): Promise<RefreshFamily[]> {
+    const p = { S: `TENANT#${tenantId}#USER#${userId}#RTFAMILIES` };
     const items = await queryAll(
       this.client,
       {
         TableName: this.table,
         IndexName: "gsi1",
-        KeyConditionExpression: "gsi1pk = :p AND begins_with(gsi1sk, :c)",
-        ExpressionAttributeValues: {
-          ":p": { S: `TENANT#${tenantId}#USER#${userId}#RTFAMILIES` },
-          ":c": { S: `${clientId}#` },
-        },
+        ...(clientId === undefined
+          ? { KeyConditionExpression: "gsi1pk = :p", ExpressionAttributeValues: { ":p": p } }
+          : {
+              KeyConditionExpression: "gsi1pk = :p AND begins_with(gsi1sk, :c)",
+              ExpressionAttributeValues: { ":p": p, ":c": { S: `${clientId}#` } },
+            }),
       },
       this.pageSize,
     );

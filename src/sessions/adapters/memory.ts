@@ -103,9 +103,14 @@ export class MemorySignInStore implements SignInStore {
     this.#families.set(f.id, { ...f, ...(revokedAt === undefined ? {} : { revokedAt }) });
   }
 
-  async listUserFamilies(tenantId: string, userId: string, clientId: string): Promise<RefreshFamily[]> {
+  async listUserFamilies(tenantId: string, userId: string, clientId?: string): Promise<RefreshFamily[]> {
     return [...this.#families.values()]
-      .filter((f) => f.tenantId === tenantId && f.userId === userId && f.clientId === clientId)
+      .filter(
+        (f) =>
+          f.tenantId === tenantId &&
+          f.userId === userId &&
+          (clientId === undefined || f.clientId === clientId),
+      )
       .map((f) => ({ ...f }));
   }
 
