@@ -61,6 +61,8 @@ export interface ClientServiceDeps {
   readonly authCacheMs?: number;
   /** Most client records kept for that. @default 10000 */
   readonly authCacheEntries?: number;
+  /** After a client was deleted (its consents are removed there); never fails the deletion. */
+  readonly onDeleted?: (clientId: string) => Promise<void>;
 }
 
 type Problem = { path: string; message: string };
@@ -295,6 +297,7 @@ export class ClientService {
     } finally {
       this.#forget(clientId);
     }
+    await this.#d.onDeleted?.(clientId);
   }
 
   /** Drops a client's cached record (after this container changed it). */

@@ -76,6 +76,18 @@ export function createOAuth(d: OAuthDeps): OAuth {
     ...(d.tokenLifetime ? { defaultTokenLifetime: d.tokenLifetime } : {}),
     ...(d.clientAuthCacheMs !== undefined ? { authCacheMs: d.clientAuthCacheMs } : {}),
     ...(d.maxTokenLifetime ? { maxTokenLifetime: d.maxTokenLifetime } : {}),
+    // A deleted client's consents go with it (and the refresh tokens its users held).
+    ...(d.signIn
+      ? {
+          onDeleted: async (clientId: string) => {
+            try {
+              await d.signIn!.consents.deleteForClient(clientId);
+            } catch (err) {
+              d.log.error("consents of a deleted client not removed", { err, client_id: clientId });
+            }
+          },
+        }
+      : {}),
   });
   const tokens = new AccessTokenService({
     issuer: d.issuer,

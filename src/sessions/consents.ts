@@ -73,6 +73,23 @@ export class ConsentService {
     return all.length;
   }
 
+  /**
+   * Forgets every consent to a deleted client, in every tenant, and revokes the families of those
+   * users with it; returns how many consents. Consents granted before consents were indexed by
+   * client are not found (they stay, unused: the client no longer exists).
+   */
+  async deleteForClient(clientId: string): Promise<number> {
+    if (!CLIENT_ID_RE.test(clientId)) return 0;
+    const all = await this.#d.store.listClientConsents(clientId);
+    await Promise.all(
+      all.map(async (c) => {
+        await this.#d.store.deleteConsent(c.tenantId, c.userId, clientId);
+        await this.#revokeFamilies(c.tenantId, c.userId, clientId);
+      }),
+    );
+    return all.length;
+  }
+
   async #revokeFamilies(tenantId: string, userId: string, clientId: string): Promise<number> {
     const now = this.#d.clock.now();
     const live = (await this.#d.store.listUserFamilies(tenantId, userId, clientId)).filter(

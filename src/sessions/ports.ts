@@ -119,6 +119,11 @@ export interface ConsentStore {
   listConsents(tenantId: string, userId: string): Promise<Consent[]>;
   /** Deletes one consent; false when there was none. */
   deleteConsent(tenantId: string, userId: string, clientId: string): Promise<boolean>;
+  /**
+   * Every consent to a client, in any tenant (a multi-tenant client has users in many): what
+   * deleting the client removes. May lag a grant by a moment (index).
+   */
+  listClientConsents(clientId: string): Promise<Consent[]>;
 }
 
 /** Everything the sign-in flow stores. */

@@ -258,6 +258,27 @@ export function describeSignInStore(name: string, make: MakeSignInStore): void {
       expect((await s.getConsent(t, "u2", "c1"))?.scopes).toEqual(["openid"]);
     });
 
+    it("consents per client, across tenants and users (what deleting a client removes)", async () => {
+      const s = await make();
+      const client = `pcc_${ulidGenerator.ulid()}`;
+      const [t1, t2] = [ulidGenerator.ulid(), ulidGenerator.ulid()];
+      await s.grantConsent(t1, "u1", client, ["openid"], T0);
+      await s.grantConsent(t1, "u2", client, ["email"], T0);
+      await s.grantConsent(t2, "u1", client, ["openid"], T0);
+      await s.grantConsent(t1, "u1", `pcc_${ulidGenerator.ulid()}`, ["openid"], T0);
+      const key = (c: { tenantId: string; userId: string }) => `${c.tenantId}/${c.userId}`;
+      // The index may lag a moment (DynamoDB GSI).
+      await expect
+        .poll(async () => (await s.listClientConsents(client)).map(key).sort())
+        .toEqual([`${t1}/u1`, `${t1}/u2`, `${t2}/u1`].sort());
+      expect((await s.listClientConsents(client)).find((c) => c.userId === "u2")?.scopes).toEqual(["email"]);
+      await s.deleteConsent(t1, "u2", client);
+      await expect
+        .poll(async () => (await s.listClientConsents(client)).map(key).sort())
+        .toEqual([`${t1}/u1`, `${t2}/u1`].sort());
+      expect(await s.listClientConsents(`pcc_${ulidGenerator.ulid()}`)).toEqual([]);
+    });
+
     it("interactions expire; throttle counters count, expire and clear", async () => {
       const s = await make();
       const id = rid();

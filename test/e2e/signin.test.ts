@@ -361,6 +361,27 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     expect(await p.container.consents.list(tenantId, user.id)).toEqual([]);
   });
 
+  it("deleting a client removes its consents and ends its refresh tokens", async () => {
+    const user = await newUser("consenter@acme.test");
+    const c = await newClient({ third_party: true });
+    const config = await rp(c);
+    const b = new FormBrowser(p.url);
+    const a = await authRequest(config);
+    const login = await signIn(b, a.url, "consenter@acme.test", PASSWORD);
+    const page = await b.get(login.location!);
+    const back = await b.post("/oauth/consent", { ...hiddenFields(page.body), decision: "allow" });
+    const tokens = await redeemCallback(config, back.location, a);
+    expect(tokens.refresh_token).toMatch(/^pcr_/);
+    expect((await p.container.consents.list(tenantId, user.id)).map((x) => x.clientId)).toEqual([
+      c.client_id,
+    ]);
+    expect(await userinfoStatus(p.url, tokens.access_token)).toBe(200);
+    expect((await admin("DELETE", `/admin/v1/tenants/${tenantId}/clients/${c.client_id}`)).status).toBe(204);
+    expect(await p.container.consents.list(tenantId, user.id)).toEqual([]);
+    // The families of the client's users are revoked: their access tokens die now.
+    expect(await userinfoStatus(p.url, tokens.access_token)).toBe(401);
+  });
+
   describe("refusals", () => {
     let c: Json;
     let config: oidc.Configuration;

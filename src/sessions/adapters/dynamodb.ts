@@ -11,7 +11,7 @@
  * | family revoked  | `RTFAMREV#<familyRef(id)>` | `RTFAMREV`     | –                                           |
  * | login transaction | `INTERACTION#<id>`      | `INTERACTION`   | –                                           |
  * | failed logins   | `THROTTLE#<key>`          | `THROTTLE`      | –                                           |
- * | consent         | `TENANT#<t>#USER#<u>`     | `CONSENT#<clientId>` | –                                      |
+ * | consent         | `TENANT#<t>#USER#<u>`     | `CONSENT#<clientId>` | `CLIENT#<clientId>#CONSENTS` / `<t>#<u>` |
  *
  * Access patterns: session check = GetItem (cookie → id); a user's sessions = Query gsi1 (admin);
  * revoke = UpdateItem; code redemption = one conditional UpdateItem (`attribute_not_exists(redeemedAt)`)
@@ -24,7 +24,8 @@
  * conditional writes on `failures`; email-step window counters = one UpdateItem (`ADD`) per hit,
  * plus a compare-and-swap reset when the window has ended; consents = one
  * item per (user, client) with a string set of scopes grown by `ADD` (atomic union), listed by a
- * Query on the user's partition.
+ * Query on the user's partition, and per client (any tenant) by a Query on gsi1 when the client is
+ * deleted.
  * Mutable fields live in their own attributes next to the JSON record and override it on read.
  */
 import {
@@ -486,11 +487,13 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
       new UpdateItemCommand({
         TableName: this.table,
         Key: consentKey(tenantId, userId, clientId),
-        UpdateExpression: `SET tenantId = :t, userId = :u, clientId = :c, createdAt = if_not_exists(createdAt, :at), updatedAt = :at${scopes.length ? " ADD scopes :s" : ""}`,
+        UpdateExpression: `SET tenantId = :t, userId = :u, clientId = :c, gsi1pk = :gp, gsi1sk = :gs, createdAt = if_not_exists(createdAt, :at), updatedAt = :at${scopes.length ? " ADD scopes :s" : ""}`,
         ExpressionAttributeValues: {
           ":t": { S: tenantId },
           ":u": { S: userId },
           ":c": { S: clientId },
+          ":gp": { S: `CLIENT#${clientId}#CONSENTS` },
+          ":gs": { S: `${tenantId}#${userId}` },
           ":at": n(at),
           ...(scopes.length ? { ":s": { SS: [...new Set(scopes)] } } : {}),
         },
@@ -511,6 +514,20 @@ export class DynamoDbSignInStore extends TableAdapter implements SignInStore {
           ":c": { S: "CONSENT#" },
         },
         ConsistentRead: this.consistent,
+      },
+      this.pageSize,
+    );
+    return items.map(toConsent);
+  }
+
+  async listClientConsents(clientId: string): Promise<Consent[]> {
+    const items = await queryAll(
+      this.client,
+      {
+        TableName: this.table,
+        IndexName: "gsi1",
+        KeyConditionExpression: "gsi1pk = :p",
+        ExpressionAttributeValues: { ":p": { S: `CLIENT#${clientId}#CONSENTS` } },
       },
       this.pageSize,
     );

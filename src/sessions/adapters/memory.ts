@@ -223,4 +223,10 @@ export class MemorySignInStore implements SignInStore {
   async deleteConsent(tenantId: string, userId: string, clientId: string): Promise<boolean> {
     return this.#consents.delete(MemorySignInStore.#consentKey(tenantId, userId, clientId));
   }
+
+  async listClientConsents(clientId: string): Promise<Consent[]> {
+    return [...this.#consents.values()]
+      .filter((c) => c.clientId === clientId)
+      .map((c) => ({ ...c, scopes: [...c.scopes] }));
+  }
 }
