@@ -157,6 +157,7 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
       absoluteTimeoutSeconds: config.signIn.sessionMaxLifetime,
     },
     userIsActive: async (tenantId, userId) => (await users.findActive(tenantId, userId)) !== undefined,
+    log,
   });
   const audit = createAudit(config.audit, {
     clock,

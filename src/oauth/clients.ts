@@ -61,8 +61,11 @@ export interface ClientServiceDeps {
   readonly authCacheMs?: number;
   /** Most client records kept for that. @default 10000 */
   readonly authCacheEntries?: number;
-  /** After a client was deleted (its consents are removed there); never fails the deletion. */
-  readonly onDeleted?: (clientId: string) => Promise<void>;
+  /**
+   * Runs before a client of the tenant is deleted (its consents are removed there); when it fails,
+   * the client is not deleted and the caller gets the error, so a retry finishes both.
+   */
+  readonly beforeDelete?: (clientId: string) => Promise<void>;
 }
 
 type Problem = { path: string; message: string };
@@ -287,9 +290,11 @@ export class ClientService {
     clientId: string,
     by: { readonly platform: boolean } = { platform: false },
   ): Promise<void> {
-    if (!by.platform) {
-      const c = CLIENT_ID_RE.test(clientId) ? await this.#d.store.getClient(clientId) : undefined;
-      if (c && c.tenantId === tenantId) this.#assertMayChange(c, by);
+    const c = CLIENT_ID_RE.test(clientId) ? await this.#d.store.getClient(clientId) : undefined;
+    // Another tenant's client (or none): the store's delete answers not_found.
+    if (c && c.tenantId === tenantId) {
+      if (!by.platform) this.#assertMayChange(c, by);
+      await this.#d.beforeDelete?.(clientId);
     }
     this.#forget(clientId);
     try {
@@ -297,7 +302,6 @@ export class ClientService {
     } finally {
       this.#forget(clientId);
     }
-    await this.#d.onDeleted?.(clientId);
   }
 
   /** Drops a client's cached record (after this container changed it). */

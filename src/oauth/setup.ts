@@ -76,16 +76,11 @@ export function createOAuth(d: OAuthDeps): OAuth {
     ...(d.tokenLifetime ? { defaultTokenLifetime: d.tokenLifetime } : {}),
     ...(d.clientAuthCacheMs !== undefined ? { authCacheMs: d.clientAuthCacheMs } : {}),
     ...(d.maxTokenLifetime ? { maxTokenLifetime: d.maxTokenLifetime } : {}),
-    // A deleted client's consents go with it (and the refresh tokens its users held).
+    // A deleted client's consents go with it (and the refresh tokens its users held); first, so a
+    // failure leaves the client in place and the deletion can be retried.
     ...(d.signIn
       ? {
-          onDeleted: async (clientId: string) => {
-            try {
-              await d.signIn!.consents.deleteForClient(clientId);
-            } catch (err) {
-              d.log.error("consents of a deleted client not removed", { err, client_id: clientId });
-            }
-          },
+          beforeDelete: async (clientId: string) => void (await d.signIn!.consents.deleteForClient(clientId)),
         }
       : {}),
   });

@@ -17,6 +17,9 @@ export interface ConsentServiceDeps {
   readonly clock: Clock;
 }
 
+/** Consents handled at once when a client is deleted. */
+const CLEANUP_BATCH = 16;
+
 export class ConsentService {
   readonly #d: ConsentServiceDeps;
 
@@ -81,12 +84,16 @@ export class ConsentService {
   async deleteForClient(clientId: string): Promise<number> {
     if (!CLIENT_ID_RE.test(clientId)) return 0;
     const all = await this.#d.store.listClientConsents(clientId);
-    await Promise.all(
-      all.map(async (c) => {
-        await this.#d.store.deleteConsent(c.tenantId, c.userId, clientId);
-        await this.#revokeFamilies(c.tenantId, c.userId, clientId);
-      }),
-    );
+    // A bounded number at a time (a multi-tenant client may have many), each fully done before
+    // the next batch; a failure stops here, and a retry finds what is left.
+    for (let i = 0; i < all.length; i += CLEANUP_BATCH) {
+      await Promise.all(
+        all.slice(i, i + CLEANUP_BATCH).map(async (c) => {
+          await this.#revokeFamilies(c.tenantId, c.userId, clientId);
+          await this.#d.store.deleteConsent(c.tenantId, c.userId, clientId);
+        }),
+      );
+    }
     return all.length;
   }
 

@@ -6,6 +6,7 @@
 import type { Clock } from "../shared/clock.ts";
 import { notFound, validationError } from "../shared/errors.ts";
 import { constantTimeEqual, hashSecret, type IdGenerator, newSecret, ULID_RE } from "../shared/ids.ts";
+import type { Logger } from "../shared/logger.ts";
 import type { Session, SessionPolicy } from "./model.ts";
 import type { RefreshTokenStore, SessionStore } from "./ports.ts";
 
@@ -21,6 +22,8 @@ export interface SessionServiceDeps {
   readonly userIsActive: (tenantId: string, userId: string) => Promise<boolean>;
   /** Idle expiry is written at most this often (ms) to spare writes. @default 60000 */
   readonly touchEveryMs?: number;
+  /** Where a sign-out that could not revoke its refresh families is reported. */
+  readonly log?: Logger;
 }
 
 /** Why a session is not usable (for tests and logs). */
@@ -134,11 +137,19 @@ export class SessionService {
     await this.#revokeFamilies(tenantId, userId, new Set([sessionId]), now);
   }
 
-  /** Ends a session (sign-out). */
+  /**
+   * Ends a session (sign-out, or replaced by a new sign-in). Revoking its refresh families is
+   * best effort here: a failure is logged, not raised, so a sign-in never fails on it (the
+   * families still end at their next refresh, which checks the session).
+   */
   async end(s: Session): Promise<void> {
     const now = this.#d.clock.now();
     await this.#d.store.revokeSession(s.tenantId, s.id, now);
-    await this.#revokeFamilies(s.tenantId, s.userId, new Set([s.id]), now);
+    try {
+      await this.#revokeFamilies(s.tenantId, s.userId, new Set([s.id]), now);
+    } catch (err) {
+      this.#d.log?.error("refresh families of an ended session not revoked", { err, session_id: s.id });
+    }
   }
 
   /** Revokes every session of the user; returns how many. */

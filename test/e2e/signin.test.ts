@@ -209,17 +209,27 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     const list = await admin("GET", `/admin/v1/tenants/${tenantId}/users/${user}/sessions`);
     expect(list.body.sessions.map((s: Json) => s.id)).toContain(sid);
     expect(await userinfoStatus(p.url, tokens.access_token)).toBe(200);
+    // The same user signed in elsewhere too (another browser, another session).
+    const elsewhere = await fullLogin(c, "grace@acme.test", new FormBrowser(p.url));
     expect(
       (await admin("DELETE", `/admin/v1/tenants/${tenantId}/users/${user}/sessions/${sid}`)).status,
     ).toBe(204);
     // The access token of the session's refresh family dies with it (not at its expiry) ...
     expect(await userinfoStatus(p.url, tokens.access_token)).toBe(401);
+    // ... the other session's tokens live on ...
+    expect(await userinfoStatus(p.url, elsewhere.tokens.access_token)).toBe(200);
+    await oidc.refreshTokenGrant(elsewhere.config, elsewhere.tokens.refresh_token!);
     // ... and so does the refresh token.
     const r = await oidc.refreshTokenGrant(config, tokens.refresh_token!).catch((e: unknown) => e);
     expect((r as { error?: string }).error).toBe("invalid_grant");
     expect(
-      (await admin("GET", `/admin/v1/tenants/${tenantId}/users/${user}/sessions`)).body.sessions,
-    ).toEqual([]);
+      (await admin("GET", `/admin/v1/tenants/${tenantId}/users/${user}/sessions`)).body.sessions.map(
+        (s: Json) => s.id,
+      ),
+    ).toEqual([elsewhere.tokens.claims()!.sid]);
+    // Revoking all of the user's sessions ends that one's tokens too.
+    expect((await admin("DELETE", `/admin/v1/tenants/${tenantId}/users/${user}/sessions`)).status).toBe(200);
+    expect(await userinfoStatus(p.url, elsewhere.tokens.access_token)).toBe(401);
     // Signing in again with prompt=login in the same browser replaces the session.
     const b = new FormBrowser(p.url);
     const first = await fullLogin(c, "grace@acme.test", b);
