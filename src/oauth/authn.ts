@@ -16,6 +16,13 @@ export interface AccessTokenAuthenticatorOptions {
   /** The platform API's audience (resource indicator); tokens for other audiences are refused. */
   readonly audience: string;
   readonly log?: Logger;
+  /**
+   * The issuing client, if it still exists and its tenant is active (a deleted client's or
+   * tenant's tokens are refused at once, as their API keys are).
+   */
+  readonly clientIsActive?: (clientId: string) => Promise<boolean>;
+  /** Whether the token's tenant (the user's, for a multi-tenant client) is active. */
+  readonly tenantIsActive?: (tenantId: string) => Promise<boolean>;
 }
 
 const JWT_SHAPE = /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/;
@@ -28,8 +35,14 @@ export function accessTokenAuthenticator(o: AccessTokenAuthenticatorOptions): Au
       if (!token || !JWT_SHAPE.test(token)) return undefined;
       try {
         const claims = await o.tokens.verify(token, { audience: o.audience });
-        if (await o.tokens.isRevoked(claims)) {
-          o.log?.info("bearer token refused", { reason: "revoked", request_id: req.requestId });
+        const [revoked, clientActive, tenantActive] = await Promise.all([
+          o.tokens.isRevoked(claims),
+          o.clientIsActive ? o.clientIsActive(claims.client_id) : true,
+          o.tenantIsActive ? o.tenantIsActive(claims.tenant_id) : true,
+        ]);
+        if (revoked || !clientActive || !tenantActive) {
+          const reason = revoked ? "revoked" : !clientActive ? "client_inactive" : "tenant_inactive";
+          o.log?.info("bearer token refused", { reason, request_id: req.requestId });
           return undefined;
         }
         return {

@@ -109,7 +109,16 @@ export function createOAuth(d: OAuthDeps): OAuth {
     clients,
     clientAuth,
     tokens,
-    authenticator: accessTokenAuthenticator({ tokens, audience: apiAudience, log: d.log }),
+    authenticator: accessTokenAuthenticator({
+      tokens,
+      audience: apiAudience,
+      log: d.log,
+      // The client record as client authentication keeps it (`clientAuthCacheMs`: a client deleted
+      // through another container is refused within that time); the tenant is read every time.
+      clientIsActive: async (id) =>
+        (await clients.findActiveFor(id, (c) => c !== undefined, undefined)) !== undefined,
+      tenantIsActive: (id) => d.tenants.isActive(id),
+    }),
     routes: oauthRoutes({
       issuer: d.issuer,
       clients,

@@ -255,6 +255,26 @@ describe.each(MODES)("OAuth end to end (signer $signer, store $store)", ({ signe
     await oidc.tokenRevocation(config, "not-a-token"); // RFC 7009 §2.2: still 200
   });
 
+  it("a deleted client's or tenant's tokens are refused by the API at once, as its API keys are", async () => {
+    const ops = await register({ client_name: "ops", scope: "tenant:admin" });
+    const t = await oidc.clientCredentialsGrant(await basicClient(ops));
+    const users = `/admin/v1/tenants/${tenantId}/users`;
+    expect((await admin("GET", users, undefined, t.access_token)).status).toBe(200);
+    expect((await admin("DELETE", `/admin/v1/tenants/${tenantId}/clients/${ops.client_id}`)).status).toBe(
+      204,
+    );
+    expect((await admin("GET", users, undefined, t.access_token)).status).toBe(401);
+    // A tenant deleted: its clients' tokens stop working (and a fresh secret cannot be had).
+    const other = (await admin("POST", "/admin/v1/tenants", { name: "leaving" })).body.id as string;
+    const c = await register({ client_name: "ops", scope: "tenant:admin" }, other);
+    const t2 = await oidc.clientCredentialsGrant(await basicClient(c));
+    const rotate = `/admin/v1/tenants/${other}/clients/${c.client_id}/secret`;
+    expect((await admin("GET", `/admin/v1/tenants/${other}`, undefined, t2.access_token)).status).toBe(200);
+    expect((await admin("DELETE", `/admin/v1/tenants/${other}`)).status).toBe(200);
+    expect((await admin("GET", `/admin/v1/tenants/${other}`, undefined, t2.access_token)).status).toBe(401);
+    expect((await admin("POST", rotate, {}, t2.access_token)).status).toBe(401);
+  });
+
   it("rotates keys: old tokens still verify, new tokens carry the new kid, a verifier with a cached JWKS recovers", async () => {
     const c = await register({ client_name: "rotation", scope: "authz:read" });
     const config = await basicClient(c);
