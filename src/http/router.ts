@@ -1,4 +1,4 @@
-import { DomainError, forbidden, notFound, unauthenticated } from "../shared/errors.ts";
+import { DomainError, forbidden, notFound, unauthenticated, validationError } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { ErrorRenderer } from "./problem.ts";
 import type { Authenticator, HttpRequest, HttpResponse, Principal, Route } from "./types.ts";
@@ -93,7 +93,7 @@ export function createRouter(options: RouterOptions): Dispatch {
         pathMatched = true;
         if (c.route.method !== req.method && !(c.route.method === "GET" && req.method === "HEAD")) continue;
         const params: Record<string, string> = {};
-        for (let i = 0; i < c.names.length; i++) params[c.names[i]!] = decodeURIComponent(values[i]!);
+        for (let i = 0; i < c.names.length; i++) params[c.names[i]!] = decodePathParam(values[i]!);
         const principal =
           c.route.access.kind === "public" ? undefined : await options.authenticator.authenticate(req);
         authorize(c.route, principal, params);
@@ -140,3 +140,12 @@ export const json = (
 });
 
 export const noContent = (): HttpResponse => ({ statusCode: 204, headers: { "cache-control": "no-store" } });
+
+/** A path segment, percent-decoded; malformed encoding (`%ZZ`) is the caller's error (400). */
+function decodePathParam(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    throw validationError("Malformed percent-encoding in the path.");
+  }
+}

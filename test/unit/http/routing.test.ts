@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { decodeContinuation, encodeContinuation } from "../../../src/http/pagination.ts";
-import { bearerToken } from "../../../src/http/router.ts";
+import { renderProblem } from "../../../src/http/problem.ts";
+import { bearerToken, createRouter, json } from "../../../src/http/router.ts";
 import type { HttpRequest } from "../../../src/http/types.ts";
 import { API_GROUPS, routeMatcher } from "../../../src/shared/api-groups.ts";
+import { createLogger } from "../../../src/shared/logger.ts";
 
 const req = (authorization?: string): HttpRequest => ({
   method: "GET",
@@ -56,5 +58,39 @@ describe("bearer tokens", () => {
     expect(bearerToken(req("Bearer "))).toBeUndefined();
     expect(bearerToken(req("Bearer a b"))).toBeUndefined();
     expect(bearerToken(req())).toBeUndefined();
+  });
+});
+
+describe("path parameters", () => {
+  it("malformed percent-encoding is a 400 in the error format, before any credential is looked at", async () => {
+    let authenticated = 0;
+    const dispatch = createRouter({
+      routes: [
+        {
+          method: "GET",
+          path: "/things/{id}",
+          access: { kind: "platform" },
+          handler: async (_r, ctx) => json(200, { id: ctx.params.id }),
+        },
+      ],
+      authenticator: {
+        authenticate: async () => {
+          authenticated++;
+          return { kind: "platform", credentialId: "k" };
+        },
+      },
+      renderError: renderProblem,
+    });
+    const log = createLogger({ level: "silent" });
+    const bad = await dispatch({ ...req(), path: "/things/%ZZ" }, log);
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.body!)).toMatchObject({
+      type: "urn:portcullis:problem:validation",
+      status: 400,
+      detail: "Malformed percent-encoding in the path.",
+    });
+    expect(authenticated).toBe(0);
+    const ok = await dispatch({ ...req(), path: "/things/a%20b" }, log);
+    expect(JSON.parse(ok.body!)).toEqual({ id: "a b" });
   });
 });
