@@ -58,8 +58,14 @@ export function clientJson(c: OAuthClient, secret?: string): Record<string, unkn
   };
 }
 
-/** Whether the caller is the platform admin (multi-tenant clients are theirs alone). */
-const byOf = (ctx: RequestContext) => ({ platform: ctx.principal?.kind === "platform" });
+/**
+ * Who calls: the platform admin (multi-tenant clients are theirs alone), or a tenant credential
+ * with the permissions it carries (a client it registers gets no platform scope beyond them).
+ */
+const byOf = (ctx: RequestContext) => {
+  const p = ctx.principal;
+  return p?.kind === "tenant" ? { platform: false, scopes: p.scopes } : { platform: p?.kind === "platform" };
+};
 
 /** Admin routes for OAuth clients. */
 export function clientRoutes(clients: ClientService): Route[] {

@@ -223,12 +223,24 @@ export class ClientService {
   async register(
     tenantId: string,
     m: ClientRegistration,
-    by: { readonly platform: boolean } = { platform: false },
+    by: { readonly platform: boolean; readonly scopes?: readonly string[] } = { platform: false },
   ): Promise<{ client: OAuthClient; secret?: string }> {
     if (m.organization_usage === "require" && !by.platform)
       throw forbidden("Only the platform admin may register a multi-tenant client.");
     await this.#activeTenant(tenantId);
     const base = this.#normalise(m);
+    // A tenant credential hands on no platform permission it does not hold itself (a token with
+    // only `tenant:admin` may not mint a client that can get `audit:read`).
+    if (!by.platform && by.scopes) {
+      const held = new Set(by.scopes);
+      const beyond = base.scope.filter(
+        (s) => (PLATFORM_SCOPES as readonly string[]).includes(s) && !held.has(s),
+      );
+      if (beyond.length > 0)
+        throw forbidden(
+          `This credential may not grant platform scopes it does not hold (${beyond.join(", ")}).`,
+        );
+    }
     const usesSecret =
       base.tokenEndpointAuthMethod !== "private_key_jwt" && base.tokenEndpointAuthMethod !== "none";
     const secret = usesSecret ? newSecret(CLIENT_SECRET_PREFIX) : undefined;

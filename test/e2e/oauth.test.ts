@@ -275,6 +275,31 @@ describe.each(MODES)("OAuth end to end (signer $signer, store $store)", ({ signe
     expect((await admin("POST", rotate, {}, t2.access_token)).status).toBe(401);
   });
 
+  it("a tenant credential registers clients with no platform scope beyond its own", async () => {
+    const ops = await register({ client_name: "ops", scope: "tenant:admin authz:read" });
+    const t = await oidc.clientCredentialsGrant(await basicClient(ops));
+    const clients = `/admin/v1/tenants/${tenantId}/clients`;
+    const escalate = await admin(
+      "POST",
+      clients,
+      { client_name: "x", scope: "audit:read tenant:admin" },
+      t.access_token,
+    );
+    expect(escalate.status).toBe(403);
+    expect(JSON.stringify(escalate.body)).toContain("audit:read");
+    // Its own platform scopes, and the tenant's own (non-platform) scopes, are fine.
+    const within = await admin(
+      "POST",
+      clients,
+      { client_name: "y", scope: "authz:read orders:read" },
+      t.access_token,
+    );
+    expect(within.status).toBe(201);
+    expect(within.body.scope).toBe("authz:read orders:read");
+    // The platform admin (like API keys, which carry every tenant permission) may grant any.
+    expect((await admin("POST", clients, { client_name: "z", scope: "audit:read" })).status).toBe(201);
+  });
+
   it("rotates keys: old tokens still verify, new tokens carry the new kid, a verifier with a cached JWKS recovers", async () => {
     const c = await register({ client_name: "rotation", scope: "authz:read" });
     const config = await basicClient(c);
