@@ -11,7 +11,14 @@ import { pageSizeSchema, parseJsonBody, parseWith } from "../http/validation.ts"
 import type { ClientService } from "./clients.ts";
 import { AUTH_METHODS, GRANT_TYPES, type OAuthClient } from "./model.ts";
 
-const jwkSchema = z.looseObject({ kty: z.enum(["EC", "RSA", "OKP"]), kid: z.string().max(128).optional() });
+/** Largest JWK kept (members beyond the key's own are stored and echoed back, so they are bounded). */
+const MAX_JWK_BYTES = 8 * 1024;
+
+const jwkSchema = z
+  .looseObject({ kty: z.enum(["EC", "RSA", "OKP"]), kid: z.string().max(128).optional() })
+  .refine((k) => JSON.stringify(k).length <= MAX_JWK_BYTES, {
+    message: `a key must not be larger than ${MAX_JWK_BYTES} bytes of JSON`,
+  });
 
 const registrationSchema = z.strictObject({
   client_name: z

@@ -143,6 +143,8 @@ export class UserService {
   }
 
   async delete(tenantId: string, userId: string): Promise<void> {
+    // As `get`: a path parameter that is no user id (DynamoDB would refuse it as a key) is not found.
+    if (!ULID_RE.test(userId)) throw notFound("User not found.");
     await this.#d.store.deleteUser(tenantId, userId);
     await this.#d.onDeleted?.(tenantId, userId);
   }

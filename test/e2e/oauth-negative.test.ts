@@ -516,6 +516,16 @@ describe.each(["local", "kms", "kms-envelope"] as const)("OAuth refusals (signer
         { client_name: "x", access_token_lifetime: 999_999 },
         { client_name: "x", jwks_uri: "https://example.com/jwks" },
         { client_name: "x", scope: 'bad"scope' },
+        // Extra JWK members are kept and echoed: bounded (a 900 KB member would break listing).
+        {
+          client_name: "x",
+          token_endpoint_auth_method: "private_key_jwt",
+          jwks: {
+            keys: [
+              { ...(await exportJWK((await generateKeyPair("ES256")).publicKey)), junk: "j".repeat(9000) },
+            ],
+          },
+        },
       ];
       for (const body of bad) {
         const r = await call("POST", `/admin/v1/tenants/${tenantA}/clients`, { key: ADMIN, json: body });

@@ -136,6 +136,8 @@ describe.each(["memory", "dynamodb"] as const)("sign-in end to end (store %s)", 
     expect((await admin("GET", `${base}?disabled=true`)).body.users.map((u: Json) => u.id)).toContain(b.id);
     expect((await admin("DELETE", `${base}/${b.id}`)).status).toBe(204);
     expect((await admin("GET", `${base}/${b.id}`)).status).toBe(404);
+    // An id that is no user id (too long for a DynamoDB key) is simply not found.
+    expect((await admin("DELETE", `${base}/${"x".repeat(2000)}`)).status).toBe(404);
     // Another tenant's key sees nothing of this tenant.
     const other = (await admin("POST", "/admin/v1/tenants", { name: "other" })).body.id;
     const key = (await admin("POST", `/admin/v1/tenants/${other}/api-keys`, {})).body.key;
