@@ -87,7 +87,7 @@ describe("route matching", () => {
     expect((await call(method, path)).status).toBe(status);
   });
 
-  it("renders a malformed escape in a parameter as an error response, not a throw", async () => {
-    expect((await call("GET", "/stores/%E0%A4%A")).status).toBe(500);
+  it("renders a malformed escape in a parameter as a 400 error response, not a throw", async () => {
+    expect((await call("GET", "/stores/%E0%A4%A")).status).toBe(400);
   });
 });
