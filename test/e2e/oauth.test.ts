@@ -279,21 +279,13 @@ describe.each(MODES)("OAuth end to end (signer $signer, store $store)", ({ signe
     const ops = await register({ client_name: "ops", scope: "tenant:admin authz:read" });
     const t = await oidc.clientCredentialsGrant(await basicClient(ops));
     const clients = `/admin/v1/tenants/${tenantId}/clients`;
-    const escalate = await admin(
-      "POST",
-      clients,
-      { client_name: "x", scope: "audit:read tenant:admin" },
-      t.access_token,
-    );
+    const registerWith = (scope: string) =>
+      admin("POST", clients, { client_name: "x", scope }, t.access_token);
+    const escalate = await registerWith("audit:read tenant:admin");
     expect(escalate.status).toBe(403);
     expect(JSON.stringify(escalate.body)).toContain("audit:read");
     // Its own platform scopes, and the tenant's own (non-platform) scopes, are fine.
-    const within = await admin(
-      "POST",
-      clients,
-      { client_name: "y", scope: "authz:read orders:read" },
-      t.access_token,
-    );
+    const within = await registerWith("authz:read orders:read");
     expect(within.status).toBe(201);
     expect(within.body.scope).toBe("authz:read orders:read");
     // The platform admin (like API keys, which carry every tenant permission) may grant any.
