@@ -19,7 +19,8 @@ export interface UserServiceDeps {
   readonly tenantIsActive: (tenantId: string) => Promise<boolean>;
   /** @default DEFAULT_SCRYPT */
   readonly scrypt?: ScryptParams;
-  /** Runs after a user becomes disabled (the container revokes the user's sessions). */
+  /** Runs after a user becomes disabled, and again when asked to disable a disabled user (the
+   * container revokes the user's sessions; a retry finishes a revocation that failed). */
   readonly onDisabled?: (tenantId: string, userId: string) => Promise<void>;
   /** Runs after a user is deleted (the container removes consents and revokes sessions). */
   readonly onDeleted?: (tenantId: string, userId: string) => Promise<void>;
@@ -134,7 +135,9 @@ export class UserService {
     };
     await this.#d.store.updateUser(next);
     const disabledNow = next.disabled && !u.disabled;
-    if (disabledNow) await this.#d.onDisabled?.(tenantId, userId);
+    // Asking to disable a disabled user runs the hook again (revoking nothing new when it ran
+    // before): a retry after a failed revocation finishes it.
+    if (disabledNow || input.disabled === true) await this.#d.onDisabled?.(tenantId, userId);
     return { user: next, disabledNow };
   }
 
