@@ -24,7 +24,7 @@ export interface AuditedCall {
   readonly pre: unknown;
 }
 
-/** An event as a rule builds it; the envelope and `base` are added. */
+/** An event as a rule builds it; the call's fields (`Call.stamp`) and the envelope are added. */
 export type Built = Omit<AuditEventInput, "actor" | "request" | "latency_ms"> &
   Partial<Pick<AuditEventInput, "actor">>;
 type Events = Built | readonly Built[] | undefined;
