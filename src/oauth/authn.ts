@@ -17,11 +17,14 @@ export interface AccessTokenAuthenticatorOptions {
   readonly audience: string;
   readonly log?: Logger;
   /**
-   * The issuing client, if it still exists and its tenant is active (a deleted client's or
-   * tenant's tokens are refused at once, as their API keys are).
+   * The issuing client's tenant if the client still exists and that tenant is active; undefined
+   * otherwise (a deleted client's or tenant's tokens are refused at once, as their API keys are).
    */
-  readonly clientIsActive?: (clientId: string) => Promise<boolean>;
-  /** Whether the token's tenant (the user's, for a multi-tenant client) is active. */
+  readonly activeClientTenant?: (clientId: string) => Promise<string | undefined>;
+  /**
+   * Whether the token's tenant is active, asked only when it is not the client's own (the user's
+   * tenant, for a multi-tenant client): the client check has read that one already.
+   */
   readonly tenantIsActive?: (tenantId: string) => Promise<boolean>;
 }
 
@@ -35,11 +38,16 @@ export function accessTokenAuthenticator(o: AccessTokenAuthenticatorOptions): Au
       if (!token || !JWT_SHAPE.test(token)) return undefined;
       try {
         const claims = await o.tokens.verify(token, { audience: o.audience });
-        const [revoked, clientActive, tenantActive] = await Promise.all([
+        const [revoked, clientTenant] = await Promise.all([
           o.tokens.isRevoked(claims),
-          o.clientIsActive ? o.clientIsActive(claims.client_id) : true,
-          o.tenantIsActive ? o.tenantIsActive(claims.tenant_id) : true,
+          o.activeClientTenant ? o.activeClientTenant(claims.client_id) : claims.tenant_id,
         ]);
+        const clientActive = clientTenant !== undefined;
+        const tenantActive =
+          !clientActive ||
+          clientTenant === claims.tenant_id ||
+          !o.tenantIsActive ||
+          (await o.tenantIsActive(claims.tenant_id));
         if (revoked || !clientActive || !tenantActive) {
           const reason = revoked ? "revoked" : !clientActive ? "client_inactive" : "tenant_inactive";
           o.log?.info("bearer token refused", { reason, request_id: req.requestId });

@@ -114,9 +114,9 @@ export function createOAuth(d: OAuthDeps): OAuth {
       audience: apiAudience,
       log: d.log,
       // The client record as client authentication keeps it (`clientAuthCacheMs`: a client deleted
-      // through another container is refused within that time); the tenant is read every time.
-      clientIsActive: async (id) =>
-        (await clients.findActiveFor(id, (c) => c !== undefined, undefined)) !== undefined,
+      // through another container is refused within that time); its tenant is read every time.
+      activeClientTenant: async (id) =>
+        (await clients.findActiveFor(id, (c) => c !== undefined, undefined))?.tenantId,
       tenantIsActive: (id) => d.tenants.isActive(id),
     }),
     routes: oauthRoutes({
