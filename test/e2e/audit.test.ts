@@ -11,6 +11,7 @@ import { findSecrets } from "../../src/audit/redact.ts";
 import { deleteTables } from "../../src/shared/dynamodb.ts";
 import { tableNames } from "../../src/shared/tables.ts";
 import { dynamoDbEndpoint } from "../support/dynamodb.ts";
+import { DOCUMENT_VIEWER_MODEL } from "../support/models.ts";
 
 const ADMIN = "admin-key-for-audit-e2e";
 
@@ -301,20 +302,10 @@ describe.each(["memory", "dynamodb"] as const)("audit end to end (store %s)", (s
     const st = await call("POST", "/stores", { key: k, body: { name: "docs" } });
     expect(st.status, st.text).toBe(201);
     const s = st.body.id as string;
-    const model = {
-      schema_version: "1.1",
-      type_definitions: [
-        { type: "user" },
-        {
-          type: "document",
-          relations: { viewer: { this: {} } },
-          metadata: { relations: { viewer: { directly_related_user_types: [{ type: "user" }] } } },
-        },
-      ],
-    };
-    expect((await call("POST", `/stores/${s}/authorization-models`, { key: k, body: model })).status).toBe(
-      201,
-    );
+    expect(
+      (await call("POST", `/stores/${s}/authorization-models`, { key: k, body: DOCUMENT_VIEWER_MODEL }))
+        .status,
+    ).toBe(201);
     const tk = { user: "user:anne", relation: "viewer", object: "document:plan" };
     expect(
       (await call("POST", `/stores/${s}/write`, { key: k, body: { writes: { tuple_keys: [tk] } } })).status,

@@ -13,19 +13,9 @@ import { auditedRoutes } from "../../src/audit/route-audit.ts";
 import { createRouter, type Dispatch } from "../../src/http/router.ts";
 import { createLogger } from "../../src/shared/logger.ts";
 import { dynamoDbEndpoint, useDynamoDbTables } from "../support/dynamodb.ts";
+import { DOCUMENT_VIEWER_MODEL } from "../support/models.ts";
 
 const ADMIN = "admin-key-for-audit-authz-tests";
-const MODEL = {
-  schema_version: "1.1",
-  type_definitions: [
-    { type: "user" },
-    {
-      type: "document",
-      relations: { viewer: { this: {} } },
-      metadata: { relations: { viewer: { directly_related_user_types: [{ type: "user" }] } } },
-    },
-  ],
-};
 const log = createLogger({ level: "silent" });
 const ddb = useDynamoDbTables();
 
@@ -108,7 +98,9 @@ describe.each(["memory", "dynamodb"] as const)("authz audit events (store %s)", 
       resource: `store:${storeId}`,
       decision: "success",
     });
-    const model = await during(() => call("POST", `/stores/${storeId}/authorization-models`, MODEL));
+    const model = await during(() =>
+      call("POST", `/stores/${storeId}/authorization-models`, DOCUMENT_VIEWER_MODEL),
+    );
     expect(model).toHaveLength(1);
     expect(model[0]!.type).toBe("authz.model.written");
     expect(model[0]!.model_id).toMatch(/^[0-9A-Z]{26}$/);

@@ -28,20 +28,10 @@ import {
   type LambdaRuntimeStandinOptions,
   startLambdaRuntimeStandin,
 } from "../support/lambda-runtime-standin.ts";
+import { DOCUMENT_VIEWER_MODEL } from "../support/models.ts";
 import { type SqsStandin, startSqsStandin } from "../support/sqs-standin.ts";
 
 const ADMIN = "admin-key-for-audit-extension-tests";
-const MODEL = {
-  schema_version: "1.1",
-  type_definitions: [
-    { type: "user" },
-    {
-      type: "document",
-      relations: { viewer: { this: {} } },
-      metadata: { relations: { viewer: { directly_related_user_types: [{ type: "user" }] } } },
-    },
-  ],
-};
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -99,7 +89,7 @@ async function fixture(
     return JSON.parse(r.body ?? "{}") as Record<string, string>;
   };
   const { id: storeId } = await call("/stores", { name: "docs" });
-  await call(`/stores/${storeId}/authorization-models`, MODEL);
+  await call(`/stores/${storeId}/authorization-models`, DOCUMENT_VIEWER_MODEL);
   await call(`/stores/${storeId}/write`, {
     writes: { tuple_keys: [{ user: "user:anne", relation: "viewer", object: "document:roadmap" }] },
   });
