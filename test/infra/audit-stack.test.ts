@@ -6,7 +6,7 @@
  * cdk-nag. Synthesized in-process like stacks.test.ts (no bundling).
  */
 
-import { type CfnResource, Validations } from "aws-cdk-lib";
+import type { CfnResource } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import type { Context } from "aws-lambda";
 import { AwsSolutionsChecks } from "cdk-nag";
@@ -24,6 +24,7 @@ import { AUDIT_METRIC_NAMES, AUDIT_NAMESPACE } from "../../src/audit/metrics.ts"
 import { tableName } from "../../src/shared/tables.ts";
 import { apiEvent, bearer, lambdaContext } from "../support/events.ts";
 import {
+  acknowledgements,
   actionsOf,
   asArray,
   environmentOf,
@@ -412,15 +413,7 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
   it("cdk-nag: no findings in the stack; every acknowledgement has a reason", () => {
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack());
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
-    const acks: [string, string][] = [];
-    const visit = (c: IConstruct) => {
-      for (const m of c.node.metadata)
-        if (m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-          for (const [id, reason] of Object.entries(m.data as Record<string, string>))
-            acks.push([id, reason]);
-      c.node.children.forEach(visit);
-    };
-    visit(stack());
+    const acks = acknowledgements(stack());
     expect([...new Set(acks.map(([id]) => id.replace(/^annotation::/i, "")))].sort()).toEqual(
       [
         "AwsSolutions-IAM5[Resource::*]", // X-Ray (ApiFunction)

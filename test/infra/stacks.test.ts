@@ -5,16 +5,16 @@
  * bundling.test.ts). Keys, key policies and KMS grants: keys.test.ts; signer modes and issuer:
  * signer-modes.test.ts.
  */
-import { type CfnResource, type Stack, Validations } from "aws-cdk-lib";
+import type { CfnResource, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
-import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PortcullisStacks } from "../../lib/app.ts";
 import { FUNCTIONS, type FunctionSpec, rotatesKeys } from "../../lib/config/functions.ts";
 import { adminKeySecretName, eventBusName, signingKeyAlias, stackName } from "../../lib/config/names.ts";
 import { TABLES, tableName } from "../../src/shared/tables.ts";
 import {
+  acknowledgements,
   actionsOf,
   asArray,
   environmentOf,
@@ -342,17 +342,7 @@ describe("cdk-nag (AwsSolutions)", () => {
   });
 
   it("every acknowledgement names an AwsSolutions rule and gives a real reason", () => {
-    const acks: [string, string][] = [];
-    const visit = (c: IConstruct) => {
-      for (const m of c.node.metadata) {
-        if (m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
-          for (const [id, reason] of Object.entries(m.data as Record<string, string>))
-            acks.push([id, reason]);
-        }
-      }
-      c.node.children.forEach(visit);
-    };
-    visit(synth.app);
+    const acks = acknowledgements(synth.app);
     const ids = new Set(acks.map(([id]) => id.replace(/^annotation::/i, "")));
     expect([...ids].sort()).toEqual(
       [

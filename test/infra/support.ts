@@ -6,8 +6,9 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, type CfnResource, type Stack } from "aws-cdk-lib";
+import { App, type CfnResource, type Stack, Validations } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
 import { expect } from "vitest";
 import { type BuildOptions, buildApp, type PortcullisStacks } from "../../lib/app.ts";
 import type { FunctionSpec } from "../../lib/config/functions.ts";
@@ -141,3 +142,19 @@ export const functionResource = (stacks: PortcullisStacks, region: string, spec:
 /** The function's environment variables. */
 export const environmentOf = (stacks: PortcullisStacks, region: string, spec: FunctionSpec): Json =>
   (functionResource(stacks, region, spec).resource.Properties!.Environment as { Variables: Json }).Variables;
+
+/**
+ * The cdk-nag acknowledgements made anywhere under `scope`: [rule id, reason] pairs (tests check
+ * the set of rules and that every reason says something).
+ */
+export function acknowledgements(scope: IConstruct): [string, string][] {
+  const acks: [string, string][] = [];
+  const visit = (c: IConstruct) => {
+    for (const m of c.node.metadata)
+      if (m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        for (const [id, reason] of Object.entries(m.data as Record<string, string>)) acks.push([id, reason]);
+    c.node.children.forEach(visit);
+  };
+  visit(scope);
+  return acks;
+}
