@@ -366,82 +366,161 @@ export async function run(options: { quick?: boolean } = {}): Promise<void> {
   await inProcess(options);
 }
 
+/** The in-process modes: audit off, in-process bus, EventBridge flushed in / after the invocation. */
+const inProcessModes = (eventBridgeUrl: string) =>
+  [
+    { name: "off", env: { PORTCULLIS_AUDIT_BUS: "off" }, extension: false },
+    { name: "in-process", env: { PORTCULLIS_AUDIT_BUS: "in-process" }, extension: false },
+    ...(["in-invocation", "after-response"] as const).map((flush) => ({
+      name: `eventbridge, flush ${flush === "in-invocation" ? "in invocation" : "after response (extension)"}`,
+      env: {
+        PORTCULLIS_AUDIT_BUS: "eventbridge",
+        PORTCULLIS_EVENTBRIDGE_ENDPOINT: eventBridgeUrl,
+        PORTCULLIS_AUDIT_EMF: "false",
+        PORTCULLIS_AUDIT_FLUSH: flush,
+      },
+      extension: flush === "after-response",
+    })),
+  ] as const;
+
+/** What a mode's process answers at the end. */
+interface ModeReport {
+  readonly p50: number;
+  readonly p99: number;
+  readonly totals: Record<string, number>;
+  readonly extension?: string;
+}
+
+/** Sizes of the in-process data. */
+const inProcessSizes = (quick: boolean) => ({ teams: quick ? 20 : 100, docs: quick ? 200 : 2000 });
+
+/**
+ * The child side of one in-process mode: builds it, warms it, then runs a round of `ms` per
+ * `round` message (answering checks/s and CPU µs per invocation), a `report`, and `close`.
+ */
+async function runMode(index: number, eventBridgeUrl: string, quick: boolean): Promise<void> {
+  const spec = inProcessModes(eventBridgeUrl)[index]!;
+  const { teams, docs } = inProcessSizes(quick);
+  const m = await mode(spec.name, spec.env, teams, docs, spec.extension);
+  await round(m, 200, teams * 10, docs); // warm-up
+  m.latencies.length = 0;
+  process.on("message", (msg: { round?: number; report?: true; close?: true }) => {
+    void (async () => {
+      if (msg.round !== undefined) {
+        const cpu0 = process.cpuUsage();
+        const done0 = m.done;
+        await round(m, msg.round, teams * 10, docs);
+        const cpu = process.cpuUsage(cpu0);
+        process.send!({ rate: m.rates.at(-1), cpuUs: (cpu.user + cpu.system) / (m.done - done0) });
+      } else if (msg.report) {
+        const pct = (p: number) => {
+          const sorted = [...m.latencies].sort((x, y) => x - y);
+          return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+        };
+        const s = m.runtime?.ext.stats;
+        const report: ModeReport = {
+          p50: pct(0.5),
+          p99: pct(0.99),
+          totals: { ...m.c.audit.metrics.totals },
+          ...(s
+            ? {
+                extension: `${s.invocations} INVOKE events, ${s.signalTimeouts} without handler signal, ${s.flushTimeouts} flushes past the deadline`,
+              }
+            : {}),
+        };
+        process.send!(report);
+      } else if (msg.close) {
+        if (m.runtime) {
+          await m.runtime.ext.stop();
+          await m.runtime.rt.close();
+        }
+        m.c.audit.destroy();
+        process.exit(0);
+      }
+    })();
+  });
+  process.send!({ ready: true });
+}
+
+/** A forked process of this module (`args` after the module path), answering one message per request. */
+async function forkSelf(args: string[]) {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), args, {
+    execArgv: process.execArgv,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  const first = new Promise<unknown>((resolve, reject) => {
+    child.once("message", resolve);
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code})`)));
+    child.once("error", reject);
+  });
+  await first;
+  child.removeAllListeners("exit");
+  return {
+    child,
+    ask: <T>(msg: unknown) =>
+      new Promise<T>((resolve) => {
+        child.once("message", (m) => resolve(m as T));
+        child.send(msg as object);
+      }),
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = once(child, "exit");
+      child.send({ close: true });
+      await exited;
+    },
+  };
+}
+
+/**
+ * Section 2: the authz Lambda handler, in process. Each mode runs in a process of its own (forked
+ * `--mode <i>`), so no mode pays for another's heap (the in-process bus keeps up to 100,000
+ * events in memory); rounds alternate between the modes. The EventBridge stand-in runs here, in
+ * this process: each `PutEvents` is a real HTTP request on 127.0.0.1.
+ */
 async function inProcess(options: { quick?: boolean }): Promise<void> {
   const quick = options.quick ?? false;
-  const teams = quick ? 20 : 100;
-  const docs = quick ? 200 : 2000;
   const rounds = quick ? 2 : 5;
   const roundMs = quick ? 300 : 1500;
   const eb = await startEventBridgeStandin();
+  const specs = inProcessModes(eb.url);
+  const modes: Awaited<ReturnType<typeof forkSelf>>[] = [];
   try {
-    const modes = [
-      await mode("off", { PORTCULLIS_AUDIT_BUS: "off" }, teams, docs),
-      await mode("in-process", { PORTCULLIS_AUDIT_BUS: "in-process" }, teams, docs),
-      await mode(
-        "eventbridge, flush in invocation",
-        {
-          PORTCULLIS_AUDIT_BUS: "eventbridge",
-          PORTCULLIS_EVENTBRIDGE_ENDPOINT: eb.url,
-          PORTCULLIS_AUDIT_EMF: "false",
-          PORTCULLIS_AUDIT_FLUSH: "in-invocation",
-        },
-        teams,
-        docs,
-      ),
-      await mode(
-        "eventbridge, flush after response (extension)",
-        {
-          PORTCULLIS_AUDIT_BUS: "eventbridge",
-          PORTCULLIS_EVENTBRIDGE_ENDPOINT: eb.url,
-          PORTCULLIS_AUDIT_EMF: "false",
-          PORTCULLIS_AUDIT_FLUSH: "after-response",
-        },
-        teams,
-        docs,
-        true,
-      ),
-    ];
-    for (const m of modes) await round(m, Math.min(200, roundMs), teams * 10, docs); // warm-up
-    for (const m of modes) {
-      m.done = 0;
-      m.ms = 0;
-      m.rates.length = 0;
-      m.latencies.length = 0;
-    }
-    for (let r = 0; r < rounds; r++) for (const m of modes) await round(m, roundMs, teams * 10, docs);
-    const base = modes[0]!;
-    // The median round: the machine may be shared, so single rounds are noisy.
-    const rate = (m: Mode) => [...m.rates].sort((x, y) => x - y)[Math.floor(m.rates.length / 2)]!;
-    const pct = (xs: number[], p: number) => {
-      const s = [...xs].sort((x, y) => x - y);
-      return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? Number.NaN;
-    };
+    for (let i = 0; i < specs.length; i++)
+      modes.push(await forkSelf(["--mode", String(i), eb.url, ...(quick ? ["--quick"] : [])]));
+    const rates = specs.map(() => [] as number[]);
+    const cpus = specs.map(() => [] as number[]);
+    for (let r = 0; r < rounds; r++)
+      for (let i = 0; i < modes.length; i++) {
+        const k = r % 2 === 0 ? i : modes.length - 1 - i;
+        const res = await modes[k]!.ask<{ rate: number; cpuUs: number }>({ round: roundMs });
+        rates[k]!.push(res.rate);
+        cpus[k]!.push(res.cpuUs);
+      }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     process.stdout.write(
-      `\nchecks through the authz Lambda handler, in process, sequential (one environment); median of ${rounds} rounds x ${roundMs} ms per mode\n` +
-        "  throughput: invocations completed per second (the extension's flush included);\n" +
-        "  response: handler latency, time to the response (what the caller waits for)\n",
+      `\nchecks through the authz Lambda handler, in process, sequential (one environment); each mode in its own process; median of ${rounds} alternating rounds x ${roundMs} ms\n` +
+        "  throughput: invocations completed per second (the extension's flush included); CPU: the mode's process\n" +
+        "  (GC threads included) per invocation; response: handler latency, time to the response (what the caller waits for)\n",
     );
-    for (const m of modes) {
-      const t = m.c.audit.metrics.totals;
-      const overhead = ((rate(base) - rate(m)) / rate(base)) * 100;
+    const base = median(rates[0]!);
+    const baseCpu = median(cpus[0]!);
+    for (let i = 0; i < modes.length; i++) {
+      const rep = await modes[i]!.ask<ModeReport>({ report: true });
+      const rate = median(rates[i]!);
+      const cpu = median(cpus[i]!);
+      const t = rep.totals;
+      const first = i === 0;
       process.stdout.write(
-        `  audit ${m.name.padEnd(47)} ${rate(m).toFixed(0).padStart(7)} inv/s  overhead ${m === base ? "   –  " : `${overhead.toFixed(1).padStart(5)}%`}  response p50 ${pct(m.latencies, 0.5).toFixed(3)} ms  p99 ${pct(m.latencies, 0.99).toFixed(3)} ms  events emitted ${t.AuditEventsEmitted}, delivered ${t.AuditEventsDelivered}, spilled ${t.AuditEventsSpilled}\n`,
+        `  audit ${specs[i]!.name.padEnd(47)} ${rate.toFixed(0).padStart(7)} inv/s  overhead ${first ? "   –  " : `${(((base - rate) / base) * 100).toFixed(1).padStart(5)}%`}  CPU ${cpu.toFixed(1)} µs/inv${first ? "" : ` (+${(((cpu - baseCpu) / baseCpu) * 100).toFixed(1)}%)`}  response p50 ${rep.p50.toFixed(3)} ms  p99 ${rep.p99.toFixed(3)} ms  events emitted ${t.AuditEventsEmitted}, delivered ${t.AuditEventsDelivered}, spilled ${t.AuditEventsSpilled}\n`,
       );
+      if (rep.extension) process.stdout.write(`    extension: ${rep.extension}\n`);
     }
     process.stdout.write(
       `  EventBridge stand-in: ${eb.stats.requests} PutEvents requests, ${eb.accepted.length} entries\n`,
     );
-    for (const m of modes) {
-      if (m.runtime) {
-        process.stdout.write(
-          `  extension: ${m.runtime.ext.stats.invocations} INVOKE events, ${m.runtime.ext.stats.signalTimeouts} without handler signal, ${m.runtime.ext.stats.flushTimeouts} flushes past the deadline\n`,
-        );
-        await m.runtime.ext.stop();
-        await m.runtime.rt.close();
-      }
-      m.c.audit.destroy();
-    }
   } finally {
+    for (const m of modes) await m.close();
     await eb.close();
   }
 }
@@ -449,5 +528,7 @@ async function inProcess(options: { quick?: boolean }): Promise<void> {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   if (process.argv[2] === "--serve")
     await serve(process.argv[3] as Served["name"], process.argv.includes("--quick"));
+  else if (process.argv[2] === "--mode")
+    await runMode(Number(process.argv[3]), process.argv[4]!, process.argv.includes("--quick"));
   else await run({ quick: process.argv.includes("--quick") });
 }
