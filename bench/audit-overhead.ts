@@ -241,47 +241,23 @@ async function serve(audit: "off" | "in-process", quick: boolean): Promise<void>
   const tuples = benchTuples(teams, docs);
   for (let i = 0; i < tuples.length; i += 100)
     await call(`/stores/${storeId}/write`, { writes: { tuple_keys: tuples.slice(i, i + 100) } });
-  process.on("message", (m) => {
-    if (m === "totals") process.send!({ totals: p.container.audit.metrics.totals });
-    if (m === "close") void p.close().finally(() => process.exit(0));
+  process.on("message", (m: { totals?: true; close?: true }) => {
+    if (m.totals) process.send!({ totals: p.container.audit.metrics.totals });
+    if (m.close) void p.close().finally(() => process.exit(0));
   });
   process.send!({ ready: { url: p.url, storeId, authorization } });
 }
 
 /** Starts a platform in a child process (this module with `--serve`, the same loader flags). */
 async function spawnPlatform(name: Served["name"], quick: boolean): Promise<Served> {
-  const child: ChildProcess = fork(
-    fileURLToPath(import.meta.url),
-    ["--serve", name, ...(quick ? ["--quick"] : [])],
-    {
-      execArgv: process.execArgv,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    },
-  );
-  const ready = await new Promise<Pick<Served, "url" | "storeId" | "authorization">>((resolve, reject) => {
-    child.once("message", (m) =>
-      resolve((m as { ready: Pick<Served, "url" | "storeId" | "authorization"> }).ready),
-    );
-    child.once("exit", (code) => reject(new Error(`the ${name} platform exited (${code})`)));
-    child.once("error", reject);
-  });
-  child.removeAllListeners("exit");
+  const p = await forkSelf(["--serve", name, ...(quick ? ["--quick"] : [])]);
+  const { ready } = p.first as { ready: Pick<Served, "url" | "storeId" | "authorization"> };
   return {
     name,
     ...ready,
-    pid: child.pid!,
-    totals: () =>
-      new Promise((resolve) => {
-        child.once("message", (m) => resolve((m as { totals: Record<string, number> }).totals));
-        child.send("totals");
-      }),
-    close: async () => {
-      if (child.exitCode !== null) return;
-      const exited = once(child, "exit");
-      child.send("close");
-      await exited;
-    },
+    pid: p.child.pid!,
+    totals: async () => (await p.ask<{ totals: Record<string, number> }>({ totals: true })).totals,
+    close: p.close,
   };
 }
 
@@ -442,7 +418,11 @@ async function runMode(index: number, eventBridgeUrl: string, quick: boolean): P
   process.send!({ ready: true });
 }
 
-/** A forked process of this module (`args` after the module path), answering one message per request. */
+/**
+ * A forked process of this module (`args` after the module path, the same loader flags): ready
+ * when it sends its first message (`first`); then answers one message per `ask`; `close` asks it
+ * to exit.
+ */
 async function forkSelf(args: string[]) {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), args, {
     execArgv: process.execArgv,
@@ -454,10 +434,11 @@ async function forkSelf(args: string[]) {
     child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code})`)));
     child.once("error", reject);
   });
-  await first;
+  const firstMessage = await first;
   child.removeAllListeners("exit");
   return {
     child,
+    first: firstMessage,
     ask: <T>(msg: unknown) =>
       new Promise<T>((resolve) => {
         child.once("message", (m) => resolve(m as T));
