@@ -202,7 +202,7 @@ async function round(m: Mode, ms: number, users: number, docs: number): Promise<
 
 /** The platform of one over-HTTP mode, served by a child process (`--serve <audit>`). */
 interface Served {
-  readonly name: "off" | "in-process";
+  readonly name: HttpMode;
   readonly url: string;
   readonly storeId: string;
   readonly authorization: string;
@@ -212,16 +212,33 @@ interface Served {
   close(): Promise<void>;
 }
 
-/** Sizes of the over-HTTP data (both sides load the same). */
+/**
+ * The over-HTTP platforms: audit off; on with the store in a worker thread (`npm start`'s default);
+ * on with the store in the request thread.
+ */
+const HTTP_MODES = {
+  off: { PORTCULLIS_AUDIT_BUS: "off" },
+  "in-process, store in worker": {
+    PORTCULLIS_AUDIT_BUS: "in-process",
+    PORTCULLIS_AUDIT_LOCAL_STORE: "worker",
+  },
+  "in-process, store in thread": {
+    PORTCULLIS_AUDIT_BUS: "in-process",
+    PORTCULLIS_AUDIT_LOCAL_STORE: "in-thread",
+  },
+} as const;
+type HttpMode = keyof typeof HTTP_MODES;
+
+/** Sizes of the over-HTTP data (all sides load the same). */
 const httpSizes = (quick: boolean) => ({ teams: quick ? 20 : 100, docs: quick ? 200 : 2000 });
 
 /**
  * The child side: a local platform with audit `off` or `in-process`, the bench data loaded through
  * its HTTP API; reports where it listens, answers `totals`, serves until told to close.
  */
-async function serve(audit: "off" | "in-process", quick: boolean): Promise<void> {
+async function serve(audit: HttpMode, quick: boolean): Promise<void> {
   const p = await startLocalPlatform({
-    env: { PORTCULLIS_ADMIN_KEY: ADMIN, PORTCULLIS_LOG_LEVEL: "warn", PORTCULLIS_AUDIT_BUS: audit },
+    env: { PORTCULLIS_ADMIN_KEY: ADMIN, PORTCULLIS_LOG_LEVEL: "warn", ...HTTP_MODES[audit] },
     port: 0,
     log: createLogger({ level: "warn" }),
   });
@@ -271,7 +288,8 @@ async function overHttp(quick: boolean): Promise<void> {
   const { teams, docs } = httpSizes(quick);
   const rounds = quick ? 2 : 5;
   const seconds = quick ? 1 : 4;
-  const modes = [await spawnPlatform("off", quick), await spawnPlatform("in-process", quick)];
+  const modes: Served[] = [];
+  for (const name of Object.keys(HTTP_MODES) as HttpMode[]) modes.push(await spawnPlatform(name, quick));
   const rates = new Map<Served, number[]>(modes.map((m) => [m, []]));
   const cpus = new Map<Served, number[]>(modes.map((m) => [m, []]));
   // 2,000 distinct checks, half allowed (user u of team t, document d viewed by team t).
@@ -326,7 +344,7 @@ async function overHttp(quick: boolean): Promise<void> {
       const t = await m.totals();
       const first = m === modes[0];
       process.stdout.write(
-        `  audit ${m.name.padEnd(12)} ${rate.toFixed(0).padStart(7)} checks/s  overhead ${first ? "   –  " : `${(((base - rate) / base) * 100).toFixed(1).padStart(5)}%`}  server ${cpu.toFixed(1)} µs CPU/check ${first ? "" : `(+${(((cpu - baseCpu) / baseCpu) * 100).toFixed(1)}%) `} (rounds: ${rates
+        `  audit ${m.name.padEnd(28)} ${rate.toFixed(0).padStart(7)} checks/s  overhead ${first ? "   –  " : `${(((base - rate) / base) * 100).toFixed(1).padStart(5)}%`}  server ${cpu.toFixed(1)} µs CPU/check ${first ? "" : `(+${(((cpu - baseCpu) / baseCpu) * 100).toFixed(1)}%) `} (rounds: ${rates
           .get(m)!
           .map((x) => x.toFixed(0))
           .join(", ")}; events emitted ${t.AuditEventsEmitted}, stored ${t.AuditEventsDelivered})\n`,
@@ -342,11 +360,23 @@ export async function run(options: { quick?: boolean } = {}): Promise<void> {
   await inProcess(options);
 }
 
-/** The in-process modes: audit off, in-process bus, EventBridge flushed in / after the invocation. */
+/**
+ * The in-process modes: audit off; the in-process bus with the memory store in the request thread
+ * or in a worker; EventBridge flushed in / after the invocation.
+ */
 const inProcessModes = (eventBridgeUrl: string) =>
   [
     { name: "off", env: { PORTCULLIS_AUDIT_BUS: "off" }, extension: false },
-    { name: "in-process", env: { PORTCULLIS_AUDIT_BUS: "in-process" }, extension: false },
+    {
+      name: "in-process, store in thread",
+      env: { PORTCULLIS_AUDIT_BUS: "in-process", PORTCULLIS_AUDIT_LOCAL_STORE: "in-thread" },
+      extension: false,
+    },
+    {
+      name: "in-process, store in worker",
+      env: { PORTCULLIS_AUDIT_BUS: "in-process", PORTCULLIS_AUDIT_LOCAL_STORE: "worker" },
+      extension: false,
+    },
     ...(["in-invocation", "after-response"] as const).map((flush) => ({
       name: `eventbridge, flush ${flush === "in-invocation" ? "in invocation" : "after response (extension)"}`,
       env: {

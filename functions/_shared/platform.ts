@@ -32,7 +32,9 @@ export interface LocalPlatformOptions extends ContainerOverrides {
  * functions, on the memory store or DynamoDB (Local), behind one HTTP server on 127.0.0.1.
  */
 export async function startLocalPlatform(options: LocalPlatformOptions = {}): Promise<LocalPlatform> {
-  const env = options.env ?? process.env;
+  // The memory audit store runs in a worker thread here (off the request thread, as the audit
+  // writer does in AWS), unless configured otherwise.
+  const env: NodeJS.ProcessEnv = { PORTCULLIS_AUDIT_LOCAL_STORE: "worker", ...(options.env ?? process.env) };
   const port = options.port ?? Number(env.PORT ?? 4000);
   const base = configFromEnv(env, { issuer: `http://127.0.0.1:${port}` });
   const adminKey = base.adminKey ?? `pca_${randomBytes(24).toString("base64url")}`;
@@ -71,6 +73,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     close: async () => {
       await server.close();
       container.dynamodb?.destroy();
+      await container.audit.store.close?.();
     },
   };
 }

@@ -42,6 +42,13 @@ export interface AuditStore {
   put(events: readonly AuditEvent[]): Promise<{ written: number; duplicates: number }>;
   /** `put` without a promise, for stores that write in memory (the in-process bus uses it). */
   putSync?(events: readonly AuditEvent[]): { written: number; duplicates: number };
+  /**
+   * Takes events to store without waiting (the in-process bus prefers it): stored in the
+   * background, visible to every `query` made after the call; never throws.
+   */
+  enqueue?(events: readonly AuditEvent[]): void;
+  /** Releases what the store holds (threads, clients). */
+  close?(): Promise<void>;
   query(
     tenant: string,
     filter: AuditFilter,

@@ -9,6 +9,7 @@
  * | `PORTCULLIS_AUDIT_RETENTION_DAYS` | days events are kept in the audit table (TTL) | 365 |
  * | `PORTCULLIS_AUDIT_EMF` | write EMF metric lines at the end of each invocation | `true` with `eventbridge` |
  * | `PORTCULLIS_AUDIT_FLUSH` | `after-response` (in Lambda: an internal extension flushes after the response is sent, falling back to `in-invocation` if it cannot register), `in-invocation` (middy `after`/`onError`, before the response) | `after-response` with `eventbridge`, else `in-invocation` |
+ * | `PORTCULLIS_AUDIT_LOCAL_STORE` | where the memory audit store runs: `worker` (a worker thread fed through shared memory, off the request thread) or `in-thread` | `worker` in `npm start` (startLocalPlatform), else `in-thread` |
  * | `PORTCULLIS_EVENTBRIDGE_ENDPOINT`, `PORTCULLIS_SQS_ENDPOINT` | endpoint overrides (tests' stand-ins) | – |
  */
 import { z } from "zod";
@@ -29,6 +30,8 @@ export interface AuditSettings {
   readonly retentionDays: number;
   readonly emf: boolean;
   readonly flush: AuditFlushMode;
+  /** Where the memory audit store runs (memory platform store only). */
+  readonly localStore: "worker" | "in-thread";
   readonly eventBridgeEndpoint?: string;
   readonly sqsEndpoint?: string;
 }
@@ -41,6 +44,7 @@ const schema = z.object({
   PORTCULLIS_AUDIT_RETENTION_DAYS: z.coerce.number().min(1).max(3650).default(365),
   PORTCULLIS_AUDIT_EMF: z.enum(["true", "false"]).optional(),
   PORTCULLIS_AUDIT_FLUSH: z.enum(["after-response", "in-invocation"]).optional(),
+  PORTCULLIS_AUDIT_LOCAL_STORE: z.enum(["worker", "in-thread"]).default("in-thread"),
   PORTCULLIS_EVENTBRIDGE_ENDPOINT: z.url().optional(),
   PORTCULLIS_SQS_ENDPOINT: z.url().optional(),
 });
@@ -65,6 +69,7 @@ export function auditSettingsFromEnv(
     retentionDays: e.PORTCULLIS_AUDIT_RETENTION_DAYS,
     emf: e.PORTCULLIS_AUDIT_EMF ? e.PORTCULLIS_AUDIT_EMF === "true" : bus === "eventbridge",
     flush: e.PORTCULLIS_AUDIT_FLUSH ?? (bus === "eventbridge" ? "after-response" : "in-invocation"),
+    localStore: e.PORTCULLIS_AUDIT_LOCAL_STORE,
     ...(e.PORTCULLIS_EVENTBRIDGE_ENDPOINT ? { eventBridgeEndpoint: e.PORTCULLIS_EVENTBRIDGE_ENDPOINT } : {}),
     ...(e.PORTCULLIS_SQS_ENDPOINT ? { sqsEndpoint: e.PORTCULLIS_SQS_ENDPOINT } : {}),
   };

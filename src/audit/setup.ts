@@ -12,6 +12,7 @@ import { createEventBridgeClient, type DeadLetterSink, EventBridgeEventBus } fro
 import { InProcessEventBus } from "./adapters/in-process.ts";
 import { MemoryAuditStore } from "./adapters/memory.ts";
 import { createSqsClient, SqsDeadLetters } from "./adapters/sqs.ts";
+import { WorkerAuditStore } from "./adapters/worker-store.ts";
 import { AuditEmitter } from "./emitter.ts";
 import { AuditMetrics } from "./metrics.ts";
 import type { AuditStore, EventBus } from "./ports.ts";
@@ -25,7 +26,7 @@ export interface Audit {
   /** The store the query API reads (and the in-process bus writes). */
   readonly store: AuditStore;
   readonly metrics: AuditMetrics;
-  /** Releases SDK clients. */
+  /** Releases SDK clients and the store's worker thread. */
   destroy(): void;
 }
 
@@ -53,8 +54,11 @@ export function createAudit(settings: AuditSettings, d: AuditDeps): Audit {
         retentionDays: settings.retentionDays,
         clock: d.clock,
       })
-    : new MemoryAuditStore({ retentionDays: settings.retentionDays, clock: d.clock });
+    : settings.localStore === "worker" && settings.bus === "in-process"
+      ? new WorkerAuditStore({ retentionDays: settings.retentionDays, clock: d.clock, log: d.log })
+      : new MemoryAuditStore({ retentionDays: settings.retentionDays, clock: d.clock });
   const destroyers: (() => void)[] = [];
+  if (store.close) destroyers.push(() => void store.close!());
   let bus: EventBus;
   if (settings.bus === "eventbridge") {
     const region = d.region !== "local" ? d.region : undefined;

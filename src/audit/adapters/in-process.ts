@@ -32,15 +32,17 @@ export class InProcessEventBus implements EventBus {
   }
 
   flushSync(): boolean {
-    // The memory store takes a batch synchronously: no promise chain per request. Only when no
-    // asynchronous put is in flight, so events are stored in the order they were flushed.
-    const putSync = this.#store.putSync;
-    if (this.#inflight !== DONE || !putSync) return false;
+    // A store that takes a batch synchronously (the memory store; the worker store's ring): no
+    // promise chain per request. Only when no asynchronous put is in flight, so events are stored
+    // in the order they were flushed.
+    const store = this.#store;
+    if (this.#inflight !== DONE || !(store.enqueue || store.putSync)) return false;
     if (this.#queue.length === 0) return true;
     const batch = this.#queue;
     this.#queue = [];
     try {
-      putSync.call(this.#store, batch);
+      if (store.enqueue) store.enqueue(batch);
+      else store.putSync!(batch);
       this.#metrics.add("AuditEventsDelivered", batch.length);
     } catch (err) {
       this.#failed(batch, err);

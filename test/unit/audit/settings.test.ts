@@ -9,6 +9,7 @@ describe("audit settings", () => {
       retentionDays: 365,
       emf: false,
       flush: "in-invocation",
+      localStore: "in-thread",
     });
     expect(
       auditSettingsFromEnv({}, { store: "dynamodb", dynamodbEndpoint: "http://127.0.0.1:8000" }).bus,
@@ -36,6 +37,15 @@ describe("audit settings", () => {
     );
     expect(flush({ PORTCULLIS_AUDIT_BUS: "in-process" })).toBe("in-invocation");
     expect(() => flush({ PORTCULLIS_AUDIT_FLUSH: "later" })).toThrow(/PORTCULLIS_AUDIT_FLUSH/);
+  });
+
+  it("local store: in the request thread unless a worker is asked for", () => {
+    const local = (env: NodeJS.ProcessEnv) => auditSettingsFromEnv(env, { store: "memory" }).localStore;
+    expect(local({})).toBe("in-thread");
+    expect(local({ PORTCULLIS_AUDIT_LOCAL_STORE: "worker" })).toBe("worker");
+    expect(() => local({ PORTCULLIS_AUDIT_LOCAL_STORE: "elsewhere" })).toThrow(
+      /PORTCULLIS_AUDIT_LOCAL_STORE/,
+    );
   });
 
   it("names the offending variable, never its value", () => {

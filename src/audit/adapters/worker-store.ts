@@ -1,0 +1,174 @@
+/**
+ * The local platform's audit store, kept off the request thread: a memory audit store owned by a
+ * worker thread (worker-store-thread.ts), fed through a ring in shared memory (event-ring.ts). The
+ * request thread pays for writing an event into the ring (~1 µs), not for storing it: storing is
+ * what the audit writer Lambda does in AWS, away from the functions that decide. Events that do not
+ * fit the ring (full, or a field too long for it) go by message instead; nothing is dropped.
+ *
+ * `enqueue` is what the in-process bus calls. The worker drains the ring every few milliseconds and
+ * before it handles any message, so a `query` sent after `enqueue` sees those events. Should the
+ * worker fail, the store carries on in this thread (what was still in the ring is lost; logged).
+ */
+import { Worker } from "node:worker_threads";
+import type { Clock } from "../../shared/clock.ts";
+import { DomainError, type DomainErrorCode } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/logger.ts";
+import type { AuditEvent } from "../events.ts";
+import type { AuditFilter, AuditPage, AuditStore } from "../ports.ts";
+import { createEventRing, EventRingWriter } from "./event-ring.ts";
+import { MemoryAuditStore } from "./memory.ts";
+
+/** A message to the worker: one of `put`, `query`, or neither (a barrier: answered once drained). */
+export interface StoreRequest {
+  readonly seq: number;
+  readonly put?: readonly AuditEvent[];
+  readonly query?: {
+    readonly tenant: string;
+    readonly filter: AuditFilter;
+    readonly page: { readonly limit: number; readonly cursor?: string };
+  };
+}
+
+export interface StoreResponse {
+  readonly seq?: number;
+  readonly ready?: true;
+  readonly put?: { written: number; duplicates: number };
+  readonly page?: AuditPage;
+  readonly error?: { code: DomainErrorCode | "internal"; message: string };
+  /** The ring could not be drained (a bug): what the worker said. */
+  readonly failure?: string;
+}
+
+type Pending = { resolve: (r: StoreResponse) => void; reject: (e: Error) => void };
+
+/**
+ * Starts the worker. The thread runs this project's TypeScript: it registers tsx (as `npm start`
+ * does for the main thread) before importing its module.
+ */
+function startWorker(workerData: unknown): Worker {
+  const url = new URL("./worker-store-thread.ts", import.meta.url).href;
+  const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+export class WorkerAuditStore implements AuditStore {
+  readonly #writer: EventRingWriter;
+  readonly #worker: Worker;
+  readonly #log: Logger;
+  readonly #pending = new Map<number, Pending>();
+  #seq = 0;
+  /** The store of this thread, once the worker has failed. */
+  #fallback: MemoryAuditStore | undefined;
+  readonly #options: { retentionDays: number; clock: Clock; maxEventsPerTenant?: number };
+  #closed = false;
+
+  /**
+   * @param options.ringUnits size of the ring in UTF-16 units (a few hundred bytes per event);
+   *   @default 4 Mi (8 MiB)
+   */
+  constructor(options: {
+    retentionDays: number;
+    clock: Clock;
+    log: Logger;
+    maxEventsPerTenant?: number;
+    ringUnits?: number;
+  }) {
+    const { log, ringUnits, ...storeOptions } = options;
+    this.#options = storeOptions;
+    this.#log = log;
+    const ring = createEventRing(ringUnits);
+    this.#writer = new EventRingWriter(ring);
+    this.#worker = startWorker({
+      ring,
+      retentionDays: options.retentionDays,
+      ...(options.maxEventsPerTenant !== undefined ? { maxEventsPerTenant: options.maxEventsPerTenant } : {}),
+    });
+    this.#worker.unref();
+    this.#worker.on("message", (m: StoreResponse) => this.#answer(m));
+    this.#worker.on("error", (err) => this.#failed(err));
+    this.#worker.on("exit", (code) => {
+      if (!this.#closed) this.#failed(new Error(`audit store worker exited (${code})`));
+    });
+  }
+
+  /** Hands events to the worker (the ring, else a message); synchronous, never throws. */
+  enqueue(events: readonly AuditEvent[]): void {
+    if (this.#fallback) {
+      this.#fallback.putSync(events);
+      return;
+    }
+    const rest: AuditEvent[] = [];
+    for (const e of events) if (!this.#writer.write(e)) rest.push(e);
+    if (rest.length > 0) void this.#request({ put: rest }).catch((err) => this.#lost(rest, err));
+  }
+
+  async put(events: readonly AuditEvent[]): Promise<{ written: number; duplicates: number }> {
+    if (this.#fallback) return this.#fallback.putSync(events);
+    return (await this.#request({ put: events })).put!;
+  }
+
+  async query(
+    tenant: string,
+    filter: AuditFilter,
+    page: { readonly limit: number; readonly cursor?: string },
+  ): Promise<AuditPage> {
+    if (this.#fallback) return this.#fallback.query(tenant, filter, page);
+    return (await this.#request({ query: { tenant, filter, page } })).page!;
+  }
+
+  /** Resolves once everything enqueued before it is stored. */
+  async settled(): Promise<void> {
+    if (!this.#fallback) await this.#request({});
+  }
+
+  /** Stops the worker (what it held is gone, as with any memory store). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#worker.terminate();
+  }
+
+  #request(r: Omit<StoreRequest, "seq">): Promise<StoreResponse> {
+    if (this.#closed) return Promise.reject(new Error("audit store closed"));
+    const seq = ++this.#seq;
+    return new Promise<StoreResponse>((resolve, reject) => {
+      this.#pending.set(seq, { resolve, reject });
+      this.#worker.postMessage({ ...r, seq } satisfies StoreRequest);
+    }).then((m) => {
+      if (m.error)
+        throw m.error.code === "internal"
+          ? new Error(m.error.message)
+          : new DomainError(m.error.code, m.error.message);
+      return m;
+    });
+  }
+
+  #answer(m: StoreResponse): void {
+    if (m.failure !== undefined) {
+      this.#log.error("audit store worker could not store events", { reason: m.failure });
+      return;
+    }
+    if (m.seq === undefined) return;
+    const p = this.#pending.get(m.seq);
+    this.#pending.delete(m.seq);
+    p?.resolve(m);
+  }
+
+  #failed(err: unknown): void {
+    if (this.#fallback) return;
+    this.#log.error("audit store worker failed; storing in the request thread from now on", {
+      err,
+      eventsLostInRing: !this.#writer.empty(),
+    });
+    this.#fallback = new MemoryAuditStore(this.#options);
+    for (const p of this.#pending.values()) p.reject(new Error("audit store worker failed"));
+    this.#pending.clear();
+  }
+
+  #lost(events: readonly AuditEvent[], err: unknown): void {
+    if (this.#fallback) {
+      this.#fallback.putSync(events);
+      return;
+    }
+    for (const event of events) this.#log.error("audit event not stored", { err, event });
+  }
+}

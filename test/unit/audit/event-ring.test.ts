@@ -1,0 +1,111 @@
+import { describe, expect, it } from "vitest";
+import { createEventRing, EventRingReader, EventRingWriter } from "../../../src/audit/adapters/event-ring.ts";
+import { type AuditEvent, inSchemaOrder } from "../../../src/audit/events.ts";
+import { ulidGenerator } from "../../../src/shared/ids.ts";
+
+let n = 0;
+function check(over: Partial<AuditEvent> = {}): AuditEvent {
+  n++;
+  return {
+    v: 1,
+    id: ulidGenerator.ulid(),
+    time: new Date(Date.UTC(2026, 10, 29, 12, 0, 0, n)).toISOString(),
+    tenant: "t-1",
+    type: "authz.check",
+    actor: "apikey:k1",
+    subject: `user:u${n % 7}`,
+    resource: `document:d${n % 13}`,
+    action: "viewer",
+    decision: n % 2 ? "allow" : "deny",
+    reason: n % 2 ? "document:d1#viewer <- user:u1" : "no path",
+    region: "local",
+    request: { id: `req-${n}`, ip: "127.0.0.1", user_agent: "bench" },
+    latency_ms: 0.012 + (n % 5) / 1000,
+    model_id: "m-1",
+    detail: { store_id: "s-1" },
+    ...over,
+  };
+}
+
+/** Writes every event (expecting room) and drains them back. */
+function roundTrip(events: AuditEvent[], units = 1 << 20): AuditEvent[] {
+  const ring = createEventRing(units);
+  const w = new EventRingWriter(ring);
+  const r = new EventRingReader(ring);
+  for (const e of events) expect(w.write(e)).toBe(true);
+  return r.drain();
+}
+
+describe("event ring", () => {
+  it("gives back every field of every event, keys in the schema's order", () => {
+    const events = [
+      check(),
+      check(),
+      // Fields that change back and forth, go absent and come back.
+      check({ subject: undefined, reason: undefined, consistency_token: "rev-7" }),
+      check({ request: undefined, latency_ms: undefined, detail: undefined }),
+      check({ request: {} }),
+      check({ request: { id: "only-id" }, detail: { store_id: "s-2", correlation_id: "c1" } }),
+      check({ detail: { store_id: "s-2", correlation_id: "c1" } }),
+      check({ detail: { store_id: "s-2" } }),
+      check({ detail: { n: 3, ok: true, none: null } }),
+      check({ type: "token.issued", decision: "success", action: "issue", model_id: undefined }),
+      // Not Latin-1, astral and lone surrogates, separators and quotes.
+      check({ resource: "document:résumé-日本-😀\ud800", reason: 'a"b\\c\n\u001f\uffff' }),
+      // Latencies that are not whole microseconds, big ones, zero.
+      check({ latency_ms: 0.0001234 }),
+      check({ latency_ms: 123456.789 }),
+      check({ latency_ms: 5e6 }),
+      check({ latency_ms: 0 }),
+      check({ tenant: "t-2", actor: "client:c", region: "eu-west-1" }),
+    ];
+    const back = roundTrip(events);
+    expect(back).toEqual(events.map((e) => inSchemaOrder(e)));
+    for (let i = 0; i < back.length; i++)
+      expect(Object.keys(back[i]!)).toEqual(Object.keys(inSchemaOrder(events[i]!)));
+  });
+
+  it("hands each reader its own detail object", () => {
+    const [a, b] = roundTrip([check(), check()]);
+    expect(a!.detail).toEqual(b!.detail);
+    expect(a!.detail).not.toBe(b!.detail);
+  });
+
+  it("wraps around and refuses what does not fit, losing nothing and corrupting nothing", () => {
+    const ring = createEventRing(6000, 48);
+    const w = new EventRingWriter(ring);
+    const r = new EventRingReader(ring);
+    const written: AuditEvent[] = [];
+    const read: AuditEvent[] = [];
+    let refused = 0;
+    for (let round = 0; round < 200; round++) {
+      // Write until full, drain part of the time: every position of the ring gets used.
+      for (let k = 0; k < ((round % 7) + 1) * 6; k++) {
+        const e = check({ reason: "x".repeat((round * 37 + k * 11) % 40) });
+        if (w.write(e)) written.push(e);
+        else refused++;
+      }
+      if (round % 3 !== 1) read.push(...r.drain());
+    }
+    read.push(...r.drain());
+    expect(refused).toBeGreaterThan(0);
+    expect(read).toEqual(written.map((e) => inSchemaOrder(e)));
+    expect(w.empty()).toBe(true);
+  });
+
+  it("refuses a field too long for a record; the events after it still come back whole", () => {
+    const ring = createEventRing(1 << 20);
+    const w = new EventRingWriter(ring);
+    const a = check();
+    // Given up at `reason`, after the fields before it were compared with a's.
+    const b = check({ tenant: "t-9", reason: "y".repeat(9000) });
+    const c = { ...b, reason: "short" };
+    const d = check({ detail: { big: "z".repeat(9000) } });
+    expect(w.write(a)).toBe(true);
+    expect(w.write(b)).toBe(false);
+    expect(w.write(c)).toBe(true);
+    expect(w.write(d)).toBe(false);
+    expect(w.write(a)).toBe(true);
+    expect(new EventRingReader(ring).drain()).toEqual([a, c, a].map((e) => inSchemaOrder(e)));
+  });
+});
