@@ -1,15 +1,16 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { WorkerAuditStore } from "../../src/audit/adapters/worker-store.ts";
 import type { AuditEvent } from "../../src/audit/events.ts";
-import { systemClock } from "../../src/shared/clock.ts";
+import { type Clock, ManualClock, systemClock } from "../../src/shared/clock.ts";
 import { ulidGenerator } from "../../src/shared/ids.ts";
 import { createLogger } from "../../src/shared/logger.ts";
 import { describeAuditStore } from "./audit-store.suite.ts";
 
 const stores: WorkerAuditStore[] = [];
 const log = createLogger({ level: "silent" });
-/** A worker store (its thread runs on the system clock: the suite's events are at real times). */
-const make = (options: { ringUnits?: number; maxEventsPerTenant?: number } = {}) => {
+const make = (
+  options: { ringUnits?: number; maxEventsPerTenant?: number; drainMs?: number; clock?: Clock } = {},
+) => {
   const s = new WorkerAuditStore({ retentionDays: 30, clock: systemClock, log, ...options });
   stores.push(s);
   return s;
@@ -18,7 +19,7 @@ afterAll(async () => {
   for (const s of stores) await s.close();
 });
 
-describeAuditStore("memory, in a worker thread", () => make());
+describeAuditStore("memory, in a worker thread", (clock) => make({ clock }));
 
 const T0 = Date.now();
 function event(tenant: string, i: number): AuditEvent {
@@ -92,5 +93,32 @@ describe("worker audit store", () => {
     await expect(store.query("bounded", {}, { limit: 1, cursor: "garbage" })).rejects.toMatchObject({
       code: "validation",
     });
+  });
+
+  it("drains the ring before answering: a query right after enqueue sees it without the timer", async () => {
+    const store = make({ drainMs: 600_000 });
+    await store.settled(); // the worker is up; its timer will not fire during the test
+    store.enqueue([event("barrier", 1), event("barrier", 2)]);
+    expect((await all(store, "barrier")).map((e) => e.resource)).toEqual(["document:d2", "document:d1"]);
+  });
+
+  it("judges retention by the store's clock, not the worker's", async () => {
+    const clock = new ManualClock(T0);
+    const store = make({ clock });
+    store.enqueue([event("aging", 0)]);
+    expect(await all(store, "aging")).toHaveLength(1);
+    clock.advance(31 * 86_400_000);
+    expect(await all(store, "aging")).toHaveLength(0);
+  });
+
+  it("close fails pending requests instead of leaving them waiting, and refuses new ones", async () => {
+    const store = make();
+    store.enqueue([event("closing", 1)]);
+    // The worker may not even be up yet.
+    const pending = expect(store.query("closing", {}, { limit: 10 })).rejects.toThrow(/closed/);
+    await store.close();
+    await pending;
+    expect(() => store.enqueue([event("closing", 2)])).not.toThrow();
+    await expect(store.query("closing", {}, { limit: 10 })).rejects.toThrow(/closed/);
   });
 });

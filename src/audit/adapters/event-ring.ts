@@ -27,6 +27,11 @@ const WRAP = 0xffff;
 
 /** The string fields of an event, in record order (`request.*` after the top-level ones). */
 const STRING_FIELDS = 16;
+/**
+ * Units of a record besides its strings and detail, with room to spare: flags, the MICROS pair,
+ * and `v` and a latency written as text (a number's text is at most 24 characters).
+ */
+const RECORD_OVERHEAD = 80;
 export interface EventRing {
   readonly control: Int32Array;
   readonly data: Uint16Array;
@@ -43,7 +48,7 @@ export function createEventRing(
   units = 4 << 20,
   maxString = Math.min(8192, Math.floor(units / 64)),
 ): EventRing {
-  if (maxString > 0xffff || (STRING_FIELDS + 2) * (maxString + 2) + 8 >= units / 2)
+  if (maxString > 0xffff || RECORD_OVERHEAD + (STRING_FIELDS + 2) * (maxString + 2) >= units / 2)
     throw new RangeError("event ring: maxString too large for the ring");
   return {
     control: new Int32Array(new SharedArrayBuffer(8)),
@@ -92,7 +97,7 @@ export class EventRingWriter {
     this.#data = ring.data;
     this.#size = ring.data.length;
     this.#maxString = ring.maxString;
-    this.#maxRecord = (STRING_FIELDS + 2) * (ring.maxString + 2) + 8;
+    this.#maxRecord = RECORD_OVERHEAD + (STRING_FIELDS + 2) * (ring.maxString + 2);
   }
 
   /**
@@ -100,6 +105,16 @@ export class EventRingWriter {
    * `maxString`): the caller sends it another way. Never blocks.
    */
   write(e: AuditEvent): boolean {
+    try {
+      return this.#write(e);
+    } catch {
+      // A value no record can hold (a detail that cannot be JSON, a field that is not a string):
+      // nothing is published, and the next record repeats every field.
+      return this.#giveUp();
+    }
+  }
+
+  #write(e: AuditEvent): boolean {
     let w = this.#start();
     if (w < 0) return false;
     const r = e.request;
@@ -176,6 +191,7 @@ export class EventRingWriter {
       d[at] = ABSENT;
       return at + 1;
     }
+    if (typeof s !== "string") throw new TypeError("not a string");
     if (s.length > this.#maxString) return -1;
     return this.#text(s, at);
   }

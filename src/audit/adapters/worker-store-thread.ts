@@ -3,16 +3,23 @@
  * ring into it every 10 ms and before every message, and answers `put` and `query`.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { systemClock } from "../../shared/clock.ts";
 import { DomainError } from "../../shared/errors.ts";
 import { type EventRing, EventRingReader } from "./event-ring.ts";
 import { MemoryAuditStore } from "./memory.ts";
 import type { StoreRequest, StoreResponse } from "./worker-store.ts";
 
-const data = workerData as { ring: EventRing; retentionDays: number; maxEventsPerTenant?: number };
+const data = workerData as {
+  ring: EventRing;
+  retentionDays: number;
+  maxEventsPerTenant?: number;
+  drainMs?: number;
+};
+/** Retention is judged by the main store's clock: each query carries its time. */
+let now = Date.now();
+const clock = { now: () => now };
 const store = new MemoryAuditStore({
   retentionDays: data.retentionDays,
-  clock: systemClock,
+  clock,
   ...(data.maxEventsPerTenant !== undefined ? { maxEventsPerTenant: data.maxEventsPerTenant } : {}),
 });
 const reader = new EventRingReader(data.ring);
@@ -29,7 +36,7 @@ function drain(): void {
 }
 
 // Unref'd: the message port keeps the thread alive, the timer does not.
-setInterval(drain, 10).unref();
+setInterval(drain, data.drainMs ?? 10).unref();
 
 port.on("message", async (m: StoreRequest) => {
   drain();
@@ -37,6 +44,7 @@ port.on("message", async (m: StoreRequest) => {
     if (m.put) {
       port.postMessage({ seq: m.seq, put: store.putSync(m.put) } satisfies StoreResponse);
     } else if (m.query) {
+      now = m.query.now;
       const page = await store.query(m.query.tenant, m.query.filter, m.query.page);
       port.postMessage({ seq: m.seq, page } satisfies StoreResponse);
     } else port.postMessage({ seq: m.seq } satisfies StoreResponse);

@@ -7,7 +7,7 @@
  *
  * `enqueue` is what the in-process bus calls. The worker drains the ring every few milliseconds and
  * before it handles any message, so a `query` sent after `enqueue` sees those events. Should the
- * worker fail, the store carries on in this thread (what was still in the ring is lost; logged).
+ * worker fail, the store carries on in this thread, empty: what the worker held is gone (logged).
  */
 import { Worker } from "node:worker_threads";
 import type { Clock } from "../../shared/clock.ts";
@@ -26,6 +26,8 @@ export interface StoreRequest {
     readonly tenant: string;
     readonly filter: AuditFilter;
     readonly page: { readonly limit: number; readonly cursor?: string };
+    /** The store's clock at the query (epoch ms). */
+    readonly now: number;
   };
 }
 
@@ -41,15 +43,9 @@ export interface StoreResponse {
 
 type Pending = { resolve: (r: StoreResponse) => void; reject: (e: Error) => void };
 
-/**
- * Starts the worker. The thread runs this project's TypeScript: it registers tsx (as `npm start`
- * does for the main thread) before importing its module.
- */
-function startWorker(workerData: unknown): Worker {
-  const url = new URL("./worker-store-thread.ts", import.meta.url).href;
-  const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); });`;
-  return new Worker(boot, { eval: true, workerData });
-}
+/** Starts the worker (worker-store-boot.mjs registers tsx, then loads worker-store-thread.ts). */
+const startWorker = (workerData: unknown): Worker =>
+  new Worker(new URL("./worker-store-boot.mjs", import.meta.url), { workerData });
 
 export class WorkerAuditStore implements AuditStore {
   readonly #writer: EventRingWriter;
@@ -65,6 +61,8 @@ export class WorkerAuditStore implements AuditStore {
   /**
    * @param options.ringUnits size of the ring in UTF-16 units (a few hundred bytes per event);
    *   @default 4 Mi (8 MiB)
+   * @param options.drainMs how often the worker drains the ring besides before each message
+   *   @default 10
    */
   constructor(options: {
     retentionDays: number;
@@ -72,8 +70,9 @@ export class WorkerAuditStore implements AuditStore {
     log: Logger;
     maxEventsPerTenant?: number;
     ringUnits?: number;
+    drainMs?: number;
   }) {
-    const { log, ringUnits, ...storeOptions } = options;
+    const { log, ringUnits, drainMs, ...storeOptions } = options;
     this.#options = storeOptions;
     this.#log = log;
     const ring = createEventRing(ringUnits);
@@ -82,6 +81,7 @@ export class WorkerAuditStore implements AuditStore {
       ring,
       retentionDays: options.retentionDays,
       ...(options.maxEventsPerTenant !== undefined ? { maxEventsPerTenant: options.maxEventsPerTenant } : {}),
+      ...(drainMs !== undefined ? { drainMs } : {}),
     });
     this.#worker.unref();
     this.#worker.on("message", (m: StoreResponse) => this.#answer(m));
@@ -93,6 +93,10 @@ export class WorkerAuditStore implements AuditStore {
 
   /** Hands events to the worker (the ring, else a message); synchronous, never throws. */
   enqueue(events: readonly AuditEvent[]): void {
+    if (this.#closed) {
+      this.#lost(events, new Error("audit store closed"));
+      return;
+    }
     if (this.#fallback) {
       this.#fallback.putSync(events);
       return;
@@ -113,7 +117,8 @@ export class WorkerAuditStore implements AuditStore {
     page: { readonly limit: number; readonly cursor?: string },
   ): Promise<AuditPage> {
     if (this.#fallback) return this.#fallback.query(tenant, filter, page);
-    return (await this.#request({ query: { tenant, filter, page } })).page!;
+    // Retention is judged by this store's clock, not the worker's.
+    return (await this.#request({ query: { tenant, filter, page, now: this.#options.clock.now() } })).page!;
   }
 
   /** Resolves once everything enqueued before it is stored. */
@@ -121,9 +126,11 @@ export class WorkerAuditStore implements AuditStore {
     if (!this.#fallback) await this.#request({});
   }
 
-  /** Stops the worker (what it held is gone, as with any memory store). */
+  /** Stops the worker (what it held is gone, as with any memory store); pending requests fail. */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
+    this.#rejectPending(new Error("audit store closed"));
     await this.#worker.terminate();
   }
 
@@ -132,7 +139,14 @@ export class WorkerAuditStore implements AuditStore {
     const seq = ++this.#seq;
     return new Promise<StoreResponse>((resolve, reject) => {
       this.#pending.set(seq, { resolve, reject });
-      this.#worker.postMessage({ ...r, seq } satisfies StoreRequest);
+      // Referenced while an answer is awaited: a process whose only work left is this waits for it.
+      if (this.#pending.size === 1) this.#worker.ref();
+      try {
+        this.#worker.postMessage({ ...r, seq } satisfies StoreRequest);
+      } catch (err) {
+        this.#settle(seq);
+        reject(err);
+      }
     }).then((m) => {
       if (m.error)
         throw m.error.code === "internal"
@@ -148,20 +162,35 @@ export class WorkerAuditStore implements AuditStore {
       return;
     }
     if (m.seq === undefined) return;
-    const p = this.#pending.get(m.seq);
-    this.#pending.delete(m.seq);
-    p?.resolve(m);
+    this.#settle(m.seq)?.resolve(m);
+  }
+
+  /** Takes a pending request off the list (the worker is unreferenced again when none is left). */
+  #settle(seq: number): Pending | undefined {
+    const p = this.#pending.get(seq);
+    this.#pending.delete(seq);
+    if (this.#pending.size === 0) this.#worker.unref();
+    return p;
+  }
+
+  #rejectPending(err: Error): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#worker.unref();
+    for (const p of pending) p.reject(err);
   }
 
   #failed(err: unknown): void {
     if (this.#fallback) return;
-    this.#log.error("audit store worker failed; storing in the request thread from now on", {
-      err,
-      eventsLostInRing: !this.#writer.empty(),
-    });
+    this.#log.error(
+      "audit store worker failed; its events are gone, storing in the request thread from now on",
+      {
+        err,
+        eventsLostInRing: !this.#writer.empty(),
+      },
+    );
     this.#fallback = new MemoryAuditStore(this.#options);
-    for (const p of this.#pending.values()) p.reject(new Error("audit store worker failed"));
-    this.#pending.clear();
+    this.#rejectPending(new Error("audit store worker failed"));
   }
 
   #lost(events: readonly AuditEvent[], err: unknown): void {

@@ -108,4 +108,20 @@ describe("event ring", () => {
     expect(w.write(a)).toBe(true);
     expect(new EventRingReader(ring).drain()).toEqual([a, c, a].map((e) => inSchemaOrder(e)));
   });
+
+  it("gives up an event it cannot write (not a string, a detail JSON cannot hold) without corrupting the next", () => {
+    const ring = createEventRing(1 << 20);
+    const w = new EventRingWriter(ring);
+    const a = check();
+    const b = check({ tenant: "t-bad", subject: null as unknown as string });
+    const c = check({ tenant: "t-bad", detail: { n: 1n as unknown as number } });
+    const d = check({ tenant: "t-bad", resource: 42 as unknown as string });
+    const e = { ...a, id: ulidGenerator.ulid(), tenant: "t-bad" };
+    expect(w.write(a)).toBe(true);
+    expect(w.write(b)).toBe(false);
+    expect(w.write(c)).toBe(false);
+    expect(w.write(d)).toBe(false);
+    expect(w.write(e)).toBe(true);
+    expect(new EventRingReader(ring).drain()).toEqual([a, e].map((x) => inSchemaOrder(x)));
+  });
 });
