@@ -361,22 +361,12 @@ export async function run(options: { quick?: boolean } = {}): Promise<void> {
 }
 
 /**
- * The in-process modes: audit off; the in-process bus with the memory store in the request thread
- * or in a worker; EventBridge flushed in / after the invocation.
+ * The in-process modes: those over HTTP (audit off; the in-process bus with the memory store in a
+ * worker or in the request thread), and EventBridge flushed in / after the invocation.
  */
 const inProcessModes = (eventBridgeUrl: string) =>
   [
-    { name: "off", env: { PORTCULLIS_AUDIT_BUS: "off" }, extension: false },
-    {
-      name: "in-process, store in thread",
-      env: { PORTCULLIS_AUDIT_BUS: "in-process", PORTCULLIS_AUDIT_LOCAL_STORE: "in-thread" },
-      extension: false,
-    },
-    {
-      name: "in-process, store in worker",
-      env: { PORTCULLIS_AUDIT_BUS: "in-process", PORTCULLIS_AUDIT_LOCAL_STORE: "worker" },
-      extension: false,
-    },
+    ...Object.entries(HTTP_MODES).map(([name, env]) => ({ name, env, extension: false })),
     ...(["in-invocation", "after-response"] as const).map((flush) => ({
       name: `eventbridge, flush ${flush === "in-invocation" ? "in invocation" : "after response (extension)"}`,
       env: {
@@ -440,7 +430,7 @@ async function runMode(index: number, eventBridgeUrl: string, quick: boolean): P
           await m.runtime.ext.stop();
           await m.runtime.rt.close();
         }
-        m.c.audit.destroy();
+        await m.c.audit.destroy();
         process.exit(0);
       }
     })();

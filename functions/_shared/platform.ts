@@ -73,7 +73,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     close: async () => {
       await server.close();
       container.dynamodb?.destroy();
-      await container.audit.store.close?.();
+      await container.audit.destroy();
     },
   };
 }

@@ -26,8 +26,8 @@ export interface Audit {
   /** The store the query API reads (and the in-process bus writes). */
   readonly store: AuditStore;
   readonly metrics: AuditMetrics;
-  /** Releases SDK clients and the store's worker thread. */
-  destroy(): void;
+  /** Releases SDK clients and the store's worker thread (resolves once the worker has stopped). */
+  destroy(): Promise<void>;
 }
 
 export interface AuditDeps {
@@ -58,7 +58,6 @@ export function createAudit(settings: AuditSettings, d: AuditDeps): Audit {
       ? new WorkerAuditStore({ retentionDays: settings.retentionDays, clock: d.clock, log: d.log })
       : new MemoryAuditStore({ retentionDays: settings.retentionDays, clock: d.clock });
   const destroyers: (() => void)[] = [];
-  if (store.close) destroyers.push(() => void store.close!());
   let bus: EventBus;
   if (settings.bus === "eventbridge") {
     const region = d.region !== "local" ? d.region : undefined;
@@ -102,8 +101,9 @@ export function createAudit(settings: AuditSettings, d: AuditDeps): Audit {
     bus,
     store,
     metrics,
-    destroy: () => {
+    destroy: async () => {
       for (const f of destroyers) f();
+      await store.close?.();
     },
   };
 }

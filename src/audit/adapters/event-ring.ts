@@ -239,6 +239,8 @@ export class EventRingReader {
   #prevV: number | undefined;
   #prevLatency: number | undefined;
   #prevDetail: AuditEvent["detail"];
+  /** Read position while draining. */
+  #r = 0;
 
   constructor(ring: EventRing) {
     this.#control = ring.control;
@@ -249,53 +251,54 @@ export class EventRingReader {
   drain(): AuditEvent[] {
     const out: AuditEvent[] = [];
     const end = Atomics.load(this.#control, WRITE);
-    let r = Atomics.load(this.#control, READ);
     const d = this.#data;
     const prev = this.#prev;
-    while (r !== end) {
-      if (r === d.length || d[r] === WRAP) {
-        r = 0;
+    this.#r = Atomics.load(this.#control, READ);
+    while (this.#r !== end) {
+      if (d[this.#r] === WRAP) {
+        this.#r = 0;
         continue;
       }
       for (let k = 0; k < STRING_FIELDS; k++) {
-        const tag = d[r++]!;
+        const tag = d[this.#r++]!;
         if (tag === ABSENT) prev[k] = undefined;
-        else if (tag === TEXT) {
-          const n = d[r++]!;
-          prev[k] = text(d, r, n);
-          r += n;
-        }
+        else if (tag === TEXT) prev[k] = this.#text();
       }
-      let tag = d[r++]!;
+      let tag = d[this.#r++]!;
       if (tag === ABSENT) this.#prevV = undefined;
-      else if (tag === TEXT) {
-        const n = d[r++]!;
-        this.#prevV = Number(text(d, r, n));
-        r += n;
-      }
-      tag = d[r++]!;
+      else if (tag === TEXT) this.#prevV = Number(this.#text());
+      tag = d[this.#r++]!;
       if (tag === ABSENT) this.#prevLatency = undefined;
       else if (tag === MICROS) {
-        this.#prevLatency = (d[r]! * 0x10000 + d[r + 1]!) / 1000;
-        r += 2;
-      } else if (tag === TEXT) {
-        const n = d[r++]!;
-        this.#prevLatency = Number(text(d, r, n));
-        r += n;
-      }
-      const hasRequest = d[r++] === 1;
-      tag = d[r++]!;
+        this.#prevLatency = (d[this.#r]! * 0x10000 + d[this.#r + 1]!) / 1000;
+        this.#r += 2;
+      } else if (tag === TEXT) this.#prevLatency = Number(this.#text());
+      const hasRequest = d[this.#r++] === 1;
+      tag = d[this.#r++]!;
       if (tag === ABSENT) this.#prevDetail = undefined;
-      else if (tag === TEXT) {
-        const n = d[r++]!;
-        this.#prevDetail = JSON.parse(text(d, r, n)) as AuditEvent["detail"];
-        r += n;
-      }
+      else if (tag === TEXT) this.#prevDetail = JSON.parse(this.#text()) as AuditEvent["detail"];
       out.push(this.#event(hasRequest));
-      if (r === d.length) r = 0;
     }
-    Atomics.store(this.#control, READ, r);
+    Atomics.store(this.#control, READ, this.#r);
     return out;
+  }
+
+  /**
+   * The text at the read position (after its TEXT tag: a length, then the units), advancing past
+   * it; in slices, as `fromCharCode` takes arguments.
+   */
+  #text(): string {
+    const d = this.#data;
+    const n = d[this.#r]!;
+    const at = this.#r + 1;
+    this.#r = at + n;
+    let s = "";
+    for (let i = 0; i < n; i += 1024)
+      s += String.fromCharCode.apply(
+        null,
+        d.subarray(at + i, at + Math.min(n, i + 1024)) as unknown as number[],
+      );
+    return s;
   }
 
   /** The event the fields now hold, keys in the schema's order. */
@@ -327,16 +330,4 @@ export class EventRingReader {
     if (this.#prevDetail !== undefined) e.detail = { ...this.#prevDetail };
     return e as AuditEvent;
   }
-}
-
-/** `n` UTF-16 units of `d` from `at`, as a string (in slices: `fromCharCode` takes arguments). */
-function text(d: Uint16Array, at: number, n: number): string {
-  if (n <= 1024) return String.fromCharCode.apply(null, d.subarray(at, at + n) as unknown as number[]);
-  let s = "";
-  for (let i = 0; i < n; i += 1024)
-    s += String.fromCharCode.apply(
-      null,
-      d.subarray(at + i, at + Math.min(n, i + 1024)) as unknown as number[],
-    );
-  return s;
 }

@@ -56,4 +56,3 @@ port.on("message", async (m: StoreRequest) => {
     port.postMessage({ seq: m.seq, error: e } satisfies StoreResponse);
   }
 });
-port.postMessage({ ready: true } satisfies StoreResponse);

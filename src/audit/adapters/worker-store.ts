@@ -35,7 +35,6 @@ export interface StoreRequest {
 
 export interface StoreResponse {
   readonly seq?: number;
-  readonly ready?: true;
   readonly put?: { written: number; duplicates: number };
   readonly page?: AuditPage;
   readonly error?: { code: DomainErrorCode | "internal"; message: string };
