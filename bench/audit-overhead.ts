@@ -1,22 +1,25 @@
 /**
  * Audit overhead on authorization checks, two ways in the same run.
  *
- * 1. Over HTTP (the figure the target is about): two local platforms, each in its own process, audit
- *    emission off and on (in-process bus into the memory audit store, as `npm start`), access log
- *    off in both; the same warm mixed checks from 32 keep-alive connections (bench/http-load.ts,
- *    raw sockets in a worker thread of this process); rounds alternate between the two so drift
- *    hits both alike. Server CPU per check is the server process's (GC threads included).
+ * 1. Over HTTP (the figure the target is about): local platforms with audit emission off, on as
+ *    `npm start` runs it (in-process bus, memory audit store in a worker thread) and on with the
+ *    store in the request thread; access log off in all; the same warm mixed checks from 32
+ *    keep-alive connections (bench/http-load.ts, raw sockets in a worker thread of this process).
  *
- * 2. In process: the `authz` Lambda handler invoked with API
- * Gateway events (the full path: parse, router, authentication, check, audit, flush middleware),
- * in the same run with audit emission off, on with the in-process bus (memory audit store, as
- * `npm start`), on with the EventBridge bus (protocol-level stand-in on 127.0.0.1, one
- * `PutEvents` per invocation) flushed inside the invocation (before the response), and on with the
- * EventBridge bus flushed after the response by the audit extension (as deployed; Lambda Extensions
- * API stand-in test/support/lambda-runtime-standin.ts: each invocation is an INVOKE event plus the
- * handler call, and ends when the extension calls `next`). Reported per mode: invocations completed
- * per second (one environment, sequential) and the handler latency (time to the response, the
- * figure callers feel). Modes alternate in rounds so drift hits all alike.
+ * 2. In process: the `authz` Lambda handler invoked with API Gateway events (the full path: parse,
+ *    router, authentication, check, audit, flush middleware), sequential (one environment), with
+ *    audit off, the two in-process-bus modes above, and the EventBridge bus (protocol-level
+ *    stand-in on 127.0.0.1, one `PutEvents` per invocation) flushed inside the invocation or after
+ *    the response by the audit extension (as deployed; Lambda Extensions API stand-in
+ *    test/support/lambda-runtime-standin.ts: each invocation is an INVOKE event plus the handler
+ *    call, and ends when the extension calls `next`). Reported per mode: invocations completed per
+ *    second and the handler latency (time to the response, the figure callers feel).
+ *
+ * Method, both sections: every configuration runs in three processes of its own (a process has a
+ * speed of its own: memory layout, JIT decisions; one configuration measured against itself in
+ * single processes differed by up to 10 points); rounds alternate between all of them in changing
+ * order, and the overhead is the median over rounds of each round's loss against audit off in the
+ * same round, so drift on the machine (two vCPUs shared with other jobs) hits every mode alike.
  *
  *   npx tsx bench/audit-overhead.ts [--quick]
  */
@@ -36,7 +39,7 @@ import {
   type LambdaRuntimeStandin,
   startLambdaRuntimeStandin,
 } from "../test/support/lambda-runtime-standin.ts";
-import { httpLoad, processCpuMs } from "./http-load.ts";
+import { httpLoad, mainThreadCpuMs, processCpuMs } from "./http-load.ts";
 
 const ADMIN = "bench-admin-audit-overhead";
 const MODEL = {
@@ -287,11 +290,21 @@ async function spawnPlatform(name: Served["name"], quick: boolean): Promise<Serv
 async function overHttp(quick: boolean): Promise<void> {
   const { teams, docs } = httpSizes(quick);
   const rounds = quick ? 2 : 5;
-  const seconds = quick ? 1 : 4;
-  const modes: Served[] = [];
-  for (const name of Object.keys(HTTP_MODES) as HttpMode[]) modes.push(await spawnPlatform(name, quick));
-  const rates = new Map<Served, number[]>(modes.map((m) => [m, []]));
-  const cpus = new Map<Served, number[]>(modes.map((m) => [m, []]));
+  const seconds = quick ? 1 : 2;
+  const forks = quick ? 1 : 3;
+  const names = Object.keys(HTTP_MODES) as HttpMode[];
+  // Each mode served by `forks` processes: a process has a speed of its own (memory layout, JIT
+  // decisions), which alone moved one configuration against itself by ±5 % in one run.
+  const units: Served[][] = [];
+  for (const name of names) {
+    const same: Served[] = [];
+    for (let f = 0; f < forks; f++) same.push(await spawnPlatform(name, quick));
+    units.push(same);
+  }
+  const all = units.flat();
+  type Sample = { rate: number; cpu: number; main: number };
+  /** samples[mode][round * forks + fork] */
+  const samples: Sample[][] = units.map(() => []);
   // 2,000 distinct checks, half allowed (user u of team t, document d viewed by team t).
   const bodies: string[] = [];
   const expect = new Uint8Array(2000);
@@ -320,39 +333,62 @@ async function overHttp(quick: boolean): Promise<void> {
         seconds: secs,
         warmup,
         serverCpuMs: () => processCpuMs(m.pid),
+        serverThreadCpuMs: () => mainThreadCpuMs(m.pid),
       });
-    for (const m of modes) await load(m, 1, 0.5); // fills the check caches
-    for (let r = 0; r < rounds; r++) {
-      // Each round in another order, so drift on the machine hits both alike.
-      for (const m of r % 2 === 0 ? modes : [...modes].reverse()) {
-        const phase = await load(m, seconds, 0.5);
-        if (phase.errors + phase.wrong > 0)
-          throw new Error(`${m.name}: ${phase.errors + phase.wrong} bad answers`);
-        rates.get(m)!.push(phase.ok / phase.seconds);
-        if (phase.cpuMs !== undefined) cpus.get(m)!.push((phase.cpuMs * 1000) / phase.ok);
+    for (const m of all) await load(m, 1, 0.5); // fills the check caches
+    for (let r = 0; r < rounds; r++)
+      for (let f = 0; f < forks; f++) {
+        // Each round and fork in another order, so drift on the machine hits every mode alike.
+        const order = units.map((_, i) => i);
+        if ((r * forks + f) % 2 === 1) order.reverse();
+        for (const i of order) {
+          const m = units[i]![f]!;
+          const phase = await load(m, seconds, 0.5);
+          if (phase.errors + phase.wrong > 0)
+            throw new Error(`${m.name}: ${phase.errors + phase.wrong} bad answers`);
+          samples[i]![r * forks + f] = {
+            rate: phase.ok / phase.seconds,
+            cpu: ((phase.cpuMs ?? Number.NaN) * 1000) / phase.ok,
+            main: ((phase.threadCpuMs ?? Number.NaN) * 1000) / phase.ok,
+          };
+        }
       }
-    }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-    const base = median(rates.get(modes[0]!)!);
-    const baseCpu = median(cpus.get(modes[0]!)!);
     process.stdout.write(
-      `checks over HTTP, local platforms in their own processes, 32 connections, warm mixed 50/50 (2,000 distinct checks); median of ${rounds} alternating rounds x ${seconds} s\n`,
+      `checks over HTTP, local platforms in their own processes (${forks} per configuration), 32 connections, warm mixed 50/50 (2,000 distinct checks); ${rounds} rounds x ${seconds} s per process, alternating\n` +
+        "  overhead: median of each round's loss against audit off in the same round (range in brackets); server CPU: the whole process's, and its main (request) thread's\n",
     );
-    for (const m of modes) {
-      const rate = median(rates.get(m)!);
-      const cpu = median(cpus.get(m)!);
-      const t = await m.totals();
-      const first = m === modes[0];
+    const off = samples[0]!;
+    for (let i = 0; i < units.length; i++) {
+      const s = samples[i]!;
+      const pick = (k: keyof Sample) => s.map((x) => x[k]);
+      const base = (k: keyof Sample) => off.map((x) => x[k]);
+      const first = i === 0;
+      const loss = paired(base("rate"), pick("rate"), (a, b) => (a - b) / a);
+      const cpu = paired(base("cpu"), pick("cpu"), (a, b) => (b - a) / a);
+      const main = paired(base("main"), pick("main"), (a, b) => (b - a) / a);
+      let emitted = 0;
+      let stored = 0;
+      for (const m of units[i]!) {
+        const t = await m.totals();
+        emitted += t.AuditEventsEmitted ?? 0;
+        stored += t.AuditEventsDelivered ?? 0;
+      }
       process.stdout.write(
-        `  audit ${m.name.padEnd(28)} ${rate.toFixed(0).padStart(7)} checks/s  overhead ${first ? "   –  " : `${(((base - rate) / base) * 100).toFixed(1).padStart(5)}%`}  server ${cpu.toFixed(1)} µs CPU/check ${first ? "" : `(+${(((cpu - baseCpu) / baseCpu) * 100).toFixed(1)}%) `} (rounds: ${rates
-          .get(m)!
-          .map((x) => x.toFixed(0))
-          .join(", ")}; events emitted ${t.AuditEventsEmitted}, stored ${t.AuditEventsDelivered})\n`,
+        `  audit ${names[i]!.padEnd(28)} ${median(pick("rate")).toFixed(0).padStart(7)} checks/s  overhead ${first ? "   –  " : `${pct(loss.median)} [${pct(loss.min)} – ${pct(loss.max)}]`}  server CPU/check ${median(pick("cpu")).toFixed(1)} µs${first ? "" : ` (+${pct(cpu.median)})`}, main thread ${median(pick("main")).toFixed(1)} µs${first ? "" : ` (+${pct(main.median)})`}  (events emitted ${emitted}, stored ${stored})\n`,
       );
     }
   } finally {
-    for (const m of modes) await m.close();
+    for (const m of all) await m.close();
   }
+}
+
+const median = (xs: readonly number[]) =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const pct = (x: number) => `${(x * 100).toFixed(1).padStart(5)}%`;
+/** `f(off, on)` of each round, summarised: median, least and greatest. */
+function paired(off: readonly number[], on: readonly number[], f: (off: number, on: number) => number) {
+  const xs = on.map((v, i) => f(off[i]!, v));
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
 }
 
 export async function run(options: { quick?: boolean } = {}): Promise<void> {
@@ -482,46 +518,68 @@ async function forkSelf(args: string[]) {
 async function inProcess(options: { quick?: boolean }): Promise<void> {
   const quick = options.quick ?? false;
   const rounds = quick ? 2 : 5;
-  const roundMs = quick ? 300 : 1500;
+  const roundMs = quick ? 300 : 1000;
+  const forks = quick ? 1 : 3;
   const eb = await startEventBridgeStandin();
   const specs = inProcessModes(eb.url);
-  const modes: Awaited<ReturnType<typeof forkSelf>>[] = [];
+  type Child = Awaited<ReturnType<typeof forkSelf>>;
+  /** units[mode][fork] */
+  const units: Child[][] = [];
   try {
-    for (let i = 0; i < specs.length; i++)
-      modes.push(await forkSelf(["--mode", String(i), eb.url, ...(quick ? ["--quick"] : [])]));
-    const rates = specs.map(() => [] as number[]);
-    const cpus = specs.map(() => [] as number[]);
+    for (let i = 0; i < specs.length; i++) {
+      const same: Child[] = [];
+      for (let f = 0; f < forks; f++)
+        same.push(await forkSelf(["--mode", String(i), eb.url, ...(quick ? ["--quick"] : [])]));
+      units.push(same);
+    }
+    type Sample = { rate: number; cpu: number };
+    const samples: Sample[][] = specs.map(() => []);
     for (let r = 0; r < rounds; r++)
-      for (let i = 0; i < modes.length; i++) {
-        const k = r % 2 === 0 ? i : modes.length - 1 - i;
-        const res = await modes[k]!.ask<{ rate: number; cpuUs: number }>({ round: roundMs });
-        rates[k]!.push(res.rate);
-        cpus[k]!.push(res.cpuUs);
+      for (let f = 0; f < forks; f++) {
+        const order = specs.map((_, i) => i);
+        if ((r * forks + f) % 2 === 1) order.reverse();
+        for (const i of order) {
+          const res = await units[i]![f]!.ask<{ rate: number; cpuUs: number }>({ round: roundMs });
+          samples[i]![r * forks + f] = { rate: res.rate, cpu: res.cpuUs };
+        }
       }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     process.stdout.write(
-      `\nchecks through the authz Lambda handler, in process, sequential (one environment); each mode in its own process; median of ${rounds} alternating rounds x ${roundMs} ms\n` +
-        "  throughput: invocations completed per second (the extension's flush included); CPU: the mode's process\n" +
-        "  (GC threads included) per invocation; response: handler latency, time to the response (what the caller waits for)\n",
+      `\nchecks through the authz Lambda handler, in process, sequential (one environment); ${forks} processes per mode, ${rounds} rounds x ${roundMs} ms each, alternating\n` +
+        "  throughput: invocations completed per second (the extension's flush included); overhead: median of each round's loss\n" +
+        "  against audit off in the same round (range); CPU: the mode's process (GC and store threads included) per invocation;\n" +
+        "  response: handler latency, time to the response (what the caller waits for), median over the processes\n",
     );
-    const base = median(rates[0]!);
-    const baseCpu = median(cpus[0]!);
-    for (let i = 0; i < modes.length; i++) {
-      const rep = await modes[i]!.ask<ModeReport>({ report: true });
-      const rate = median(rates[i]!);
-      const cpu = median(cpus[i]!);
-      const t = rep.totals;
+    const off = samples[0]!;
+    for (let i = 0; i < specs.length; i++) {
+      const reps: ModeReport[] = [];
+      for (const u of units[i]!) reps.push(await u.ask<ModeReport>({ report: true }));
+      const sm = samples[i]!;
       const first = i === 0;
-      process.stdout.write(
-        `  audit ${specs[i]!.name.padEnd(47)} ${rate.toFixed(0).padStart(7)} inv/s  overhead ${first ? "   –  " : `${(((base - rate) / base) * 100).toFixed(1).padStart(5)}%`}  CPU ${cpu.toFixed(1)} µs/inv${first ? "" : ` (+${(((cpu - baseCpu) / baseCpu) * 100).toFixed(1)}%)`}  response p50 ${rep.p50.toFixed(3)} ms  p99 ${rep.p99.toFixed(3)} ms  events emitted ${t.AuditEventsEmitted}, delivered ${t.AuditEventsDelivered}, spilled ${t.AuditEventsSpilled}\n`,
+      const loss = paired(
+        off.map((x) => x.rate),
+        sm.map((x) => x.rate),
+        (a, b) => (a - b) / a,
       );
-      if (rep.extension) process.stdout.write(`    extension: ${rep.extension}\n`);
+      const cpu = paired(
+        off.map((x) => x.cpu),
+        sm.map((x) => x.cpu),
+        (a, b) => (b - a) / a,
+      );
+      const sum = (k: string) => reps.reduce((n, rep) => n + (rep.totals[k] ?? 0), 0);
+      process.stdout.write(
+        `  audit ${specs[i]!.name.padEnd(47)} ${median(sm.map((x) => x.rate))
+          .toFixed(0)
+          .padStart(
+            7,
+          )} inv/s  overhead ${first ? "   –  " : `${pct(loss.median)} [${pct(loss.min)} – ${pct(loss.max)}]`}  CPU ${median(sm.map((x) => x.cpu)).toFixed(1)} µs/inv${first ? "" : ` (+${pct(cpu.median)})`}  response p50 ${median(reps.map((x) => x.p50)).toFixed(3)} ms  p99 ${median(reps.map((x) => x.p99)).toFixed(3)} ms  events emitted ${sum("AuditEventsEmitted")}, delivered ${sum("AuditEventsDelivered")}, spilled ${sum("AuditEventsSpilled")}\n`,
+      );
+      for (const rep of reps) if (rep.extension) process.stdout.write(`    extension: ${rep.extension}\n`);
     }
     process.stdout.write(
       `  EventBridge stand-in: ${eb.stats.requests} PutEvents requests, ${eb.accepted.length} entries\n`,
     );
   } finally {
-    for (const m of modes) await m.close();
+    for (const m of units.flat()) await m.close();
     await eb.close();
   }
 }

@@ -35,8 +35,21 @@ export function threadCpuMs(): number | undefined {
  * `/proc/<pid>/stat` (Linux; undefined elsewhere): for a server running in another process.
  */
 export function processCpuMs(pid: number): number | undefined {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time (ms) of the main thread of process `pid` (its JavaScript thread: what bounds a Node
+ * server's throughput when it has cores to spare for its other threads), or undefined off Linux.
+ */
+export function mainThreadCpuMs(pid: number): number | undefined {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/** utime + stime of a `/proc` stat file, in ms (10 ms ticks). */
+function statCpuMs(file: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const stat = readFileSync(file, "latin1");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(f[11]) + Number(f[12])) * 10;
   } catch {
@@ -67,6 +80,8 @@ export interface HttpLoadOptions {
    * process (see processCpuMs). Default: this thread's (a server in this thread).
    */
   readonly serverCpuMs?: () => number | undefined;
+  /** A second CPU counter read over the same window (e.g. the server's main thread). */
+  readonly serverThreadCpuMs?: () => number | undefined;
 }
 
 /** One measured window, with what this generator adds to `oauth-load.ts`' `Phase`. */
@@ -79,6 +94,8 @@ export interface HttpPhase extends Phase {
   readonly exhausted: boolean;
   /** CPU time of the server (this thread, or `serverCpuMs`) during the window, when the platform tells it. */
   readonly cpuMs: number | undefined;
+  /** `serverThreadCpuMs` over the window, when given. */
+  readonly threadCpuMs?: number;
 }
 
 const WORKER = `
@@ -187,21 +204,31 @@ function connection() {
 
 /** Runs one measured window; `busyMs` is this (the server's) thread's event-loop busy time meanwhile. */
 export function httpLoad(o: HttpLoadOptions): Promise<HttpPhase> {
-  const { serverCpuMs = threadCpuMs, ...data } = o;
+  const { serverCpuMs = threadCpuMs, serverThreadCpuMs, ...data } = o;
   const worker = new Worker(WORKER, { eval: true, workerData: data });
+  const diff = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? undefined : b - a;
   return new Promise((resolve, reject) => {
     let elu = performance.eventLoopUtilization();
     let cpu0 = serverCpuMs();
+    let thread0 = serverThreadCpuMs?.();
     worker.on("message", (m: Omit<HttpPhase, "busyMs" | "cpuMs"> | { started: true }) => {
       if ("started" in m) {
         elu = performance.eventLoopUtilization();
         cpu0 = serverCpuMs();
+        thread0 = serverThreadCpuMs?.();
         return;
       }
       const busyMs = performance.eventLoopUtilization(elu).active;
       const cpu1 = serverCpuMs();
+      const thread = diff(thread0, serverThreadCpuMs?.());
       void worker.terminate();
-      resolve({ ...m, busyMs, cpuMs: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0 });
+      resolve({
+        ...m,
+        busyMs,
+        cpuMs: diff(cpu0, cpu1),
+        ...(thread === undefined ? {} : { threadCpuMs: thread }),
+      });
     });
     worker.once("error", reject);
   });
