@@ -83,6 +83,29 @@ describe("worker audit store", () => {
     expect(got.at(-1)).toEqual(events[0]);
   });
 
+  it("takes events out of time order too (by message), and answers them merged in order", async () => {
+    const store = make();
+    // Ring and message events interleave: every fourth goes back in time.
+    const events = Array.from({ length: 400 }, (_, i) => event("mixed", i % 4 === 3 ? i - 200 : i));
+    for (let i = 0; i < events.length; i += 9) store.enqueue(events.slice(i, i + 9));
+    const got = await all(store, "mixed");
+    const key = (e: AuditEvent) => `${e.time}#${e.id}`;
+    expect(got.map(key)).toEqual(events.map(key).sort().reverse());
+    // Pages of one still walk both sources without gaps or repeats.
+    const one: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const p = await store.query(
+        "mixed",
+        { decision: "allow" },
+        { limit: 1, ...(cursor ? { cursor } : {}) },
+      );
+      one.push(...p.items.map(key));
+      cursor = p.cursor;
+    } while (cursor);
+    expect(one).toEqual(got.filter((e) => e.decision === "allow").map(key));
+  });
+
   it("keeps its per-tenant bound and answers bad cursors with a validation error", async () => {
     const store = make({ maxEventsPerTenant: 100 });
     store.enqueue(Array.from({ length: 500 }, (_, i) => event("bounded", i)));

@@ -231,81 +231,39 @@ export class EventRingWriter {
   }
 }
 
-/** The store thread's end of a ring. */
-export class EventRingReader {
-  readonly #control: Int32Array;
-  readonly #data: Uint16Array;
-  readonly #prev: (string | undefined)[] = new Array(STRING_FIELDS).fill(undefined);
-  #prevV: number | undefined;
-  #prevLatency: number | undefined;
-  #prevDetail: AuditEvent["detail"];
-  /** Read position while draining. */
-  #r = 0;
+/** Non-string slots of a record, after the strings: `v`, the latency, the detail. */
+const V = STRING_FIELDS;
+const LATENCY = STRING_FIELDS + 1;
+const DETAIL = STRING_FIELDS + 2;
+const SLOTS = STRING_FIELDS + 3;
 
-  constructor(ring: EventRing) {
-    this.#control = ring.control;
-    this.#data = ring.data;
-  }
+/**
+ * What the records read so far leave in each field: a record carries only the fields that changed,
+ * so reading one needs the state the records before it left.
+ */
+export class RecordState {
+  readonly strings: (string | undefined)[];
+  v: number | undefined;
+  latency: number | undefined;
+  /** The detail as JSON text. */
+  detailText: string | undefined;
+  /** Whether the last record read has a `request`. */
+  hasRequest = false;
+  #detail: AuditEvent["detail"];
+  #detailOf: string | undefined;
 
-  /** Every event written since the last call, in order; their space is free again after it. */
-  drain(): AuditEvent[] {
-    const out: AuditEvent[] = [];
-    const end = Atomics.load(this.#control, WRITE);
-    const d = this.#data;
-    const prev = this.#prev;
-    this.#r = Atomics.load(this.#control, READ);
-    while (this.#r !== end) {
-      if (d[this.#r] === WRAP) {
-        this.#r = 0;
-        continue;
-      }
-      for (let k = 0; k < STRING_FIELDS; k++) {
-        const tag = d[this.#r++]!;
-        if (tag === ABSENT) prev[k] = undefined;
-        else if (tag === TEXT) prev[k] = this.#text();
-      }
-      let tag = d[this.#r++]!;
-      if (tag === ABSENT) this.#prevV = undefined;
-      else if (tag === TEXT) this.#prevV = Number(this.#text());
-      tag = d[this.#r++]!;
-      if (tag === ABSENT) this.#prevLatency = undefined;
-      else if (tag === MICROS) {
-        this.#prevLatency = (d[this.#r]! * 0x10000 + d[this.#r + 1]!) / 1000;
-        this.#r += 2;
-      } else if (tag === TEXT) this.#prevLatency = Number(this.#text());
-      const hasRequest = d[this.#r++] === 1;
-      tag = d[this.#r++]!;
-      if (tag === ABSENT) this.#prevDetail = undefined;
-      else if (tag === TEXT) this.#prevDetail = JSON.parse(this.#text()) as AuditEvent["detail"];
-      out.push(this.#event(hasRequest));
-    }
-    Atomics.store(this.#control, READ, this.#r);
-    return out;
-  }
-
-  /**
-   * The text at the read position (after its TEXT tag: a length, then the units), advancing past
-   * it; in slices, as `fromCharCode` takes arguments.
-   */
-  #text(): string {
-    const d = this.#data;
-    const n = d[this.#r]!;
-    const at = this.#r + 1;
-    this.#r = at + n;
-    let s = "";
-    for (let i = 0; i < n; i += 1024)
-      s += String.fromCharCode.apply(
-        null,
-        d.subarray(at + i, at + Math.min(n, i + 1024)) as unknown as number[],
-      );
-    return s;
+  constructor(from?: RecordState) {
+    this.strings = from ? [...from.strings] : new Array(STRING_FIELDS).fill(undefined);
+    this.v = from?.v;
+    this.latency = from?.latency;
+    this.detailText = from?.detailText;
   }
 
   /** The event the fields now hold, keys in the schema's order. */
-  #event(hasRequest: boolean): AuditEvent {
-    const p = this.#prev;
+  event(): AuditEvent {
+    const p = this.strings;
     const e: Record<string, unknown> = {};
-    if (this.#prevV !== undefined) e.v = this.#prevV;
+    if (this.v !== undefined) e.v = this.v;
     e.id = p[0];
     e.time = p[1];
     e.tenant = p[2];
@@ -317,17 +275,230 @@ export class EventRingReader {
     e.decision = p[8];
     if (p[9] !== undefined) e.reason = p[9];
     e.region = p[10];
-    if (hasRequest) {
+    if (this.hasRequest) {
       const request: Record<string, string> = {};
       if (p[13] !== undefined) request.id = p[13];
       if (p[14] !== undefined) request.ip = p[14];
       if (p[15] !== undefined) request.user_agent = p[15];
       e.request = request;
     }
-    if (this.#prevLatency !== undefined) e.latency_ms = this.#prevLatency;
+    if (this.latency !== undefined) e.latency_ms = this.latency;
     if (p[11] !== undefined) e.model_id = p[11];
     if (p[12] !== undefined) e.consistency_token = p[12];
-    if (this.#prevDetail !== undefined) e.detail = { ...this.#prevDetail };
+    const detail = this.#parsedDetail();
+    if (detail !== undefined) e.detail = { ...detail };
     return e as AuditEvent;
   }
+
+  /** The detail, parsed once per text. */
+  #parsedDetail(): AuditEvent["detail"] {
+    if (this.detailText !== this.#detailOf) {
+      this.#detail =
+        this.detailText === undefined ? undefined : (JSON.parse(this.detailText) as AuditEvent["detail"]);
+      this.#detailOf = this.detailText;
+    }
+    return this.#detail;
+  }
 }
+
+/**
+ * The text whose length is at `at` (after its TEXT tag); in slices, as `fromCharCode` takes
+ * arguments.
+ */
+function textAt(d: Uint16Array, at: number): string {
+  const n = d[at]!;
+  const from = at + 1;
+  let s = "";
+  for (let i = 0; i < n; i += 1024)
+    s += String.fromCharCode.apply(
+      null,
+      d.subarray(from + i, from + Math.min(n, i + 1024)) as unknown as number[],
+    );
+  return s;
+}
+
+/** Units of the field whose tag is at `at`, tag included. */
+const fieldUnits = (d: Uint16Array, at: number): number => {
+  const tag = d[at]!;
+  return tag === TEXT ? 2 + d[at + 1]! : tag === MICROS ? 3 : 1;
+};
+
+/** Reads the record at `r` into `state`; returns where the next record starts. */
+function readRecord(d: Uint16Array, r: number, state: RecordState): number {
+  const strings = state.strings;
+  for (let k = 0; k < STRING_FIELDS; k++) {
+    const tag = d[r]!;
+    if (tag === ABSENT) strings[k] = undefined;
+    else if (tag === TEXT) strings[k] = textAt(d, r + 1);
+    r += fieldUnits(d, r);
+  }
+  r = readNumber(d, r, state, V);
+  r = readNumber(d, r, state, LATENCY);
+  state.hasRequest = d[r++] === 1;
+  const tag = d[r]!;
+  if (tag === ABSENT) state.detailText = undefined;
+  else if (tag === TEXT) state.detailText = textAt(d, r + 1);
+  return r + fieldUnits(d, r);
+}
+
+/** `v` or the latency, at `r`, into `state`. */
+function readNumber(d: Uint16Array, r: number, state: RecordState, slot: typeof V | typeof LATENCY): number {
+  const tag = d[r]!;
+  if (tag !== SAME) {
+    const n =
+      tag === ABSENT
+        ? undefined
+        : tag === MICROS
+          ? (d[r + 1]! * 0x10000 + d[r + 2]!) / 1000
+          : Number(textAt(d, r + 1));
+    if (slot === V) state.v = n;
+    else state.latency = n;
+  }
+  return r + fieldUnits(d, r);
+}
+
+/**
+ * Records taken from the ring as they are (one copy of their units, nothing decoded), with what is
+ * needed to read them later: the state before the first, the tenant of each, and the sort keys
+ * (`time#id`) of the first and the last.
+ */
+export interface RecordBlock {
+  readonly units: Uint16Array;
+  readonly count: number;
+  readonly start: RecordState;
+  /** Per record: its tenant, as an index into `tenantNames`. */
+  readonly tenants: Uint16Array;
+  readonly tenantNames: readonly string[];
+  readonly firstKey: string;
+  readonly lastKey: string;
+  /** The time of the last record (the newest: the ring's records are in key order). */
+  readonly lastTime: string;
+}
+
+/** Calls `each` with the state after every record of a block, in order. */
+export function forEachRecord(block: RecordBlock, each: (state: RecordState, index: number) => void): void {
+  const state = new RecordState(block.start);
+  let r = 0;
+  for (let i = 0; i < block.count; i++) {
+    r = readRecord(block.units, r, state);
+    each(state, i);
+  }
+}
+
+/** The store thread's end of a ring. */
+export class EventRingReader {
+  readonly #control: Int32Array;
+  readonly #data: Uint16Array;
+  readonly #state = new RecordState();
+
+  constructor(ring: EventRing) {
+    this.#control = ring.control;
+    this.#data = ring.data;
+  }
+
+  /** Every event written since the last call, in order; their space is free again after it. */
+  drain(): AuditEvent[] {
+    const out: AuditEvent[] = [];
+    const end = Atomics.load(this.#control, WRITE);
+    const d = this.#data;
+    let r = Atomics.load(this.#control, READ);
+    while (r !== end) {
+      if (d[r] === WRAP) {
+        r = 0;
+        continue;
+      }
+      r = readRecord(d, r, this.#state);
+      out.push(this.#state.event());
+    }
+    Atomics.store(this.#control, READ, r);
+    return out;
+  }
+
+  /**
+   * Every record written since the last call as one block, undefined when there is none; their
+   * space is free again after it. Per record only the tags are read (and the tenant when it
+   * changes): the strings of a field are decoded once per block, for the state at its end.
+   */
+  take(): RecordBlock | undefined {
+    const end = Atomics.load(this.#control, WRITE);
+    let r = Atomics.load(this.#control, READ);
+    if (r === end) return undefined;
+    const d = this.#data;
+    const state = this.#state;
+    const start = new RecordState(state);
+    /** Per slot, where this block last changed it: the tag's position, or -1 (unchanged). */
+    const last = new Int32Array(SLOTS).fill(-1);
+    const segments: Uint16Array[] = [];
+    let from = r;
+    let tenant = state.strings[2];
+    const tenantNames: string[] = [];
+    const tenantIndex = new Map<string, number>();
+    let tenantsOf = new Uint16Array(256);
+    let count = 0;
+    let firstKey = "";
+    while (r !== end) {
+      if (d[r] === WRAP) {
+        segments.push(d.slice(from, r));
+        r = from = 0;
+        continue;
+      }
+      for (let k = 0; k < SLOTS; k++) {
+        if (k === DETAIL) r++; // the request flag: not a slot, always written
+        const tag = d[r]!;
+        if (tag !== SAME) {
+          last[k] = r;
+          if (k === 2) tenant = tag === ABSENT ? undefined : textAt(d, r + 1);
+        }
+        r += fieldUnits(d, r);
+      }
+      const name = tenant ?? "";
+      let ti = tenantIndex.get(name);
+      if (ti === undefined) {
+        ti = tenantNames.push(name) - 1;
+        tenantIndex.set(name, ti);
+      }
+      if (count === tenantsOf.length) {
+        const grown = new Uint16Array(count * 2);
+        grown.set(tenantsOf);
+        tenantsOf = grown;
+      }
+      tenantsOf[count++] = ti;
+      if (count === 1) firstKey = `${this.#stringAt(last, 1)}#${this.#stringAt(last, 0)}`;
+    }
+    segments.push(d.slice(from, end));
+    // The state at the end of the block, from the last change of every field (before the space
+    // is released).
+    for (let k = 0; k < STRING_FIELDS; k++) state.strings[k] = this.#stringAt(last, k);
+    if (last[V]! >= 0) readNumber(d, last[V]!, state, V);
+    if (last[LATENCY]! >= 0) readNumber(d, last[LATENCY]!, state, LATENCY);
+    if (last[DETAIL]! >= 0)
+      state.detailText = d[last[DETAIL]!] === ABSENT ? undefined : textAt(d, last[DETAIL]! + 1);
+    Atomics.store(this.#control, READ, end);
+    const units = segments.length === 1 ? segments[0]! : concatUnits(segments[0]!, segments[1]!);
+    const lastTime = state.strings[1] ?? "";
+    return {
+      units,
+      count,
+      start,
+      tenants: tenantsOf.slice(0, count),
+      tenantNames,
+      firstKey,
+      lastKey: `${lastTime}#${state.strings[0] ?? ""}`,
+      lastTime,
+    };
+  }
+
+  /** String field `k` as the records read so far left it (`last`: where the block last changed it). */
+  #stringAt(last: Int32Array, k: number): string | undefined {
+    const at = last[k]!;
+    if (at < 0) return this.#state.strings[k];
+    return this.#data[at] === ABSENT ? undefined : textAt(this.#data, at + 1);
+  }
+}
+
+const concatUnits = (a: Uint16Array, b: Uint16Array): Uint16Array => {
+  const out = new Uint16Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+};

@@ -1,11 +1,15 @@
 /**
- * The audit store's worker thread (worker-store.ts): owns a memory audit store, drains the event
- * ring into it every 10 ms and before every message, and answers `put` and `query`.
+ * The audit store's worker thread (worker-store.ts): takes the ring's records every 10 ms and before
+ * every message into a record log (kept encoded, decoded by queries: record-log.ts), keeps events
+ * sent by message in a memory audit store, and answers `put` and `query` from both.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { DomainError } from "../../shared/errors.ts";
+import { DomainError, validationError } from "../../shared/errors.ts";
+import type { AuditEvent } from "../events.ts";
+import { eventSortKey } from "../query-filter.ts";
 import { type EventRing, EventRingReader } from "./event-ring.ts";
 import { MemoryAuditStore } from "./memory.ts";
+import { RecordLog } from "./record-log.ts";
 import type { StoreRequest, StoreResponse } from "./worker-store.ts";
 
 const data = workerData as {
@@ -17,22 +21,50 @@ const data = workerData as {
 /** Retention is judged by the main store's clock: each query carries its time. */
 let now = Date.now();
 const clock = { now: () => now };
-const store = new MemoryAuditStore({
+const bounds = {
   retentionDays: data.retentionDays,
-  clock,
   ...(data.maxEventsPerTenant !== undefined ? { maxEventsPerTenant: data.maxEventsPerTenant } : {}),
-});
+};
+/** Events that came by message (the ring was full, or out of key order). */
+const store = new MemoryAuditStore({ ...bounds, clock });
+/** Events that came through the ring. */
+const log = new RecordLog(bounds);
 const reader = new EventRingReader(data.ring);
 const port = parentPort!;
 
-/** Stores what the ring holds. */
+/** Takes what the ring holds. */
 function drain(): void {
   try {
-    const events = reader.drain();
-    if (events.length > 0) store.putSync(events);
+    const block = reader.take();
+    if (block) log.append(block);
   } catch (err) {
     port.postMessage({ failure: err instanceof Error ? err.message : String(err) } satisfies StoreResponse);
   }
+}
+
+/** A page of both sources, merged newest first (the memory store's cursor format: `m:<key>`). */
+async function query(q: NonNullable<StoreRequest["query"]>) {
+  now = q.now;
+  const { limit, cursor } = q.page;
+  let before: string | undefined;
+  if (cursor !== undefined) {
+    const m = /^m:(.+)$/.exec(cursor);
+    if (!m) throw validationError("Invalid continuation token.");
+    before = m[1];
+  }
+  const kept = await store.query(q.tenant, q.filter, q.page);
+  const ringed = log.query(q.tenant, q.filter, limit, before, now);
+  const a = kept.items;
+  const b = ringed.items;
+  const items: AuditEvent[] = [];
+  let i = 0;
+  let j = 0;
+  while (items.length < limit && (i < a.length || j < b.length)) {
+    if (j >= b.length || (i < a.length && eventSortKey(a[i]!) > eventSortKey(b[j]!))) items.push(a[i++]!);
+    else items.push(b[j++]!);
+  }
+  const more = kept.cursor !== undefined || ringed.more || i < a.length || j < b.length;
+  return more && items.length > 0 ? { items, cursor: `m:${eventSortKey(items.at(-1)!)}` } : { items };
 }
 
 // Unref'd: the message port keeps the thread alive, the timer does not.
@@ -44,9 +76,7 @@ port.on("message", async (m: StoreRequest) => {
     if (m.put) {
       port.postMessage({ seq: m.seq, put: store.putSync(m.put) } satisfies StoreResponse);
     } else if (m.query) {
-      now = m.query.now;
-      const page = await store.query(m.query.tenant, m.query.filter, m.query.page);
-      port.postMessage({ seq: m.seq, page } satisfies StoreResponse);
+      port.postMessage({ seq: m.seq, page: await query(m.query) } satisfies StoreResponse);
     } else port.postMessage({ seq: m.seq } satisfies StoreResponse);
   } catch (err) {
     const e: NonNullable<StoreResponse["error"]> =

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { createEventRing, EventRingReader, EventRingWriter } from "../../../src/audit/adapters/event-ring.ts";
+import {
+  createEventRing,
+  EventRingReader,
+  EventRingWriter,
+  forEachRecord,
+  type RecordBlock,
+} from "../../../src/audit/adapters/event-ring.ts";
 import { type AuditEvent, inSchemaOrder } from "../../../src/audit/events.ts";
 import { ulidGenerator } from "../../../src/shared/ids.ts";
 
@@ -123,5 +129,68 @@ describe("event ring", () => {
     expect(w.write(d)).toBe(false);
     expect(w.write(e)).toBe(true);
     expect(new EventRingReader(ring).drain()).toEqual([a, e].map((x) => inSchemaOrder(x)));
+  });
+
+  it("takes records as blocks that read back as the events written, across blocks and the wrap", () => {
+    const ring = createEventRing(6000, 48);
+    const w = new EventRingWriter(ring);
+    const r = new EventRingReader(ring);
+    const written: AuditEvent[] = [];
+    const blocks: RecordBlock[] = [];
+    for (let round = 0; round < 120; round++) {
+      for (let k = 0; k < ((round % 5) + 1) * 5; k++) {
+        const e = check({
+          tenant: `t-${(round + k) % 3}`,
+          reason: "x".repeat((round * 37 + k * 11) % 40),
+          ...(k % 4 === 0 ? { detail: { store_id: `s-${round}` } } : {}),
+          ...(k % 6 === 0 ? { latency_ms: 1.2345678 } : {}),
+        });
+        if (w.write(e)) written.push(e);
+      }
+      if (round % 3 !== 1) {
+        const b = r.take();
+        if (b) blocks.push(b);
+      }
+    }
+    const rest = r.take();
+    if (rest) blocks.push(rest);
+    expect(r.take()).toBeUndefined();
+    expect(w.empty()).toBe(true);
+    const read: AuditEvent[] = [];
+    let i = 0;
+    for (const b of blocks) {
+      const first = written[i]!;
+      expect(b.firstKey).toBe(`${first.time}#${first.id}`);
+      forEachRecord(b, (state, k) => {
+        read.push(state.event());
+        expect(b.tenantNames[b.tenants[k]!]).toBe(written[i + k]!.tenant);
+      });
+      i += b.count;
+      const last = written[i - 1]!;
+      expect(b.lastKey).toBe(`${last.time}#${last.id}`);
+      expect(b.lastTime).toBe(last.time);
+    }
+    expect(read).toEqual(written.map((e) => inSchemaOrder(e)));
+  });
+
+  it("takes every kind of field as drain gives it back", () => {
+    const ring = createEventRing(1 << 20);
+    const w = new EventRingWriter(ring);
+    const r = new EventRingReader(ring);
+    const events = [
+      check(),
+      check({ subject: undefined, reason: undefined, consistency_token: "rev-7", v: undefined }),
+      check({ request: undefined, latency_ms: undefined, detail: undefined }),
+      check({ resource: "document:résumé-日本-😀\ud800", latency_ms: 0.0001234, tenant: "t-2" }),
+      check({ detail: { n: 3, ok: true, none: null }, latency_ms: 5e6 }),
+    ];
+    for (const e of events.slice(0, 2)) expect(w.write(e)).toBe(true);
+    const first = r.take()!;
+    for (const e of events.slice(2)) expect(w.write(e)).toBe(true);
+    const second = r.take()!;
+    const read: AuditEvent[] = [];
+    for (const b of [first, second]) forEachRecord(b, (state) => read.push(state.event()));
+    expect(read).toEqual(events.map((e) => inSchemaOrder(e)));
+    expect(second.tenantNames).toEqual(["t-1", "t-2"]);
   });
 });
