@@ -106,6 +106,36 @@ describe("worker audit store", () => {
     expect(one).toEqual(got.filter((e) => e.decision === "allow").map(key));
   });
 
+  it("stays idempotent by id across the ring and messages: a put of an event taken through the ring is a duplicate", async () => {
+    const store = make();
+    const e = event("again", 1);
+    store.enqueue([e]);
+    expect(await store.put([e])).toEqual({ written: 0, duplicates: 1 });
+    store.enqueue([e]); // earlier than the last written: by message, a duplicate there
+    await store.settled();
+    expect(await all(store, "again")).toEqual([e]);
+  });
+
+  it("an event dated ahead of the clock does not send every later one by message", async () => {
+    const store = make();
+    const ahead = { ...event("ahead", 0), time: new Date(Date.now() + 3_600_000).toISOString() };
+    store.enqueue([ahead]);
+    const later = Array.from({ length: 20 }, (_, i) => ({
+      ...event("ahead", i + 1),
+      time: new Date(Date.now() + i).toISOString(),
+    }));
+    // Through the ring, the worker's timer off: each query takes them without a message per event.
+    const pending: Promise<unknown>[] = [];
+    for (const e of later) {
+      store.enqueue([e]);
+      pending.push(store.query("ahead", {}, { limit: 1 }));
+    }
+    await Promise.all(pending);
+    const got = await all(store, "ahead");
+    expect(got.map((e) => e.id)).toEqual([ahead, ...later.reverse()].map((e) => e.id));
+    expect(store.sentByMessage).toBe(1);
+  });
+
   it("keeps its per-tenant bound and answers bad cursors with a validation error", async () => {
     const store = make({ maxEventsPerTenant: 100 });
     store.enqueue(Array.from({ length: 500 }, (_, i) => event("bounded", i)));

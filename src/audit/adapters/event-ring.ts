@@ -231,6 +231,9 @@ export class EventRingWriter {
   }
 }
 
+/** Records of one block at most: a query decodes whole blocks. */
+const MAX_BLOCK_RECORDS = 4096;
+
 /** Non-string slots of a record, after the strings: `v`, the latency, the detail. */
 const V = STRING_FIELDS;
 const LATENCY = STRING_FIELDS + 1;
@@ -367,7 +370,7 @@ export interface RecordBlock {
   readonly count: number;
   readonly start: RecordState;
   /** Per record: its tenant, as an index into `tenantNames`. */
-  readonly tenants: Uint16Array;
+  readonly tenants: Uint32Array;
   readonly tenantNames: readonly string[];
   readonly firstKey: string;
   readonly lastKey: string;
@@ -415,8 +418,8 @@ export class EventRingReader {
   }
 
   /**
-   * Every record written since the last call as one block, undefined when there is none; their
-   * space is free again after it. Per record only the tags are read (and the tenant when it
+   * The records written since the last call as one block (at most 4,096: call again for more),
+   * undefined when there is none; their space is free again after it. Per record only the tags are read (and the tenant when it
    * changes): the strings of a field are decoded once per block, for the state at its end.
    */
   take(): RecordBlock | undefined {
@@ -433,10 +436,10 @@ export class EventRingReader {
     let tenant = state.strings[2];
     const tenantNames: string[] = [];
     const tenantIndex = new Map<string, number>();
-    let tenantsOf = new Uint16Array(256);
+    let tenantsOf = new Uint32Array(256);
     let count = 0;
     let firstKey = "";
-    while (r !== end) {
+    while (r !== end && count < MAX_BLOCK_RECORDS) {
       if (d[r] === WRAP) {
         segments.push(d.slice(from, r));
         r = from = 0;
@@ -458,14 +461,14 @@ export class EventRingReader {
         tenantIndex.set(name, ti);
       }
       if (count === tenantsOf.length) {
-        const grown = new Uint16Array(count * 2);
+        const grown = new Uint32Array(count * 2);
         grown.set(tenantsOf);
         tenantsOf = grown;
       }
       tenantsOf[count++] = ti;
       if (count === 1) firstKey = `${this.#stringAt(last, 1)}#${this.#stringAt(last, 0)}`;
     }
-    segments.push(d.slice(from, end));
+    segments.push(d.slice(from, r));
     // The state at the end of the block, from the last change of every field (before the space
     // is released).
     for (let k = 0; k < STRING_FIELDS; k++) state.strings[k] = this.#stringAt(last, k);
@@ -473,7 +476,7 @@ export class EventRingReader {
     if (last[LATENCY]! >= 0) readNumber(d, last[LATENCY]!, state, LATENCY);
     if (last[DETAIL]! >= 0)
       state.detailText = d[last[DETAIL]!] === ABSENT ? undefined : textAt(d, last[DETAIL]! + 1);
-    Atomics.store(this.#control, READ, end);
+    Atomics.store(this.#control, READ, r);
     const units = segments.length === 1 ? segments[0]! : concatUnits(segments[0]!, segments[1]!);
     const lastTime = state.strings[1] ?? "";
     return {

@@ -8,12 +8,18 @@
  * The blocks are in sort-key order (`time#id`): the worker store sends only events in key order
  * through the ring (any other goes by message, to a `MemoryAuditStore`), so newest first is the
  * blocks backwards. Per tenant at most `maxEventsPerTenant` events are kept (10 % more before
- * trimming, as the memory store): older ones are hidden behind a per-tenant floor, and a block is
- * released once none of its events is visible (or all have expired).
+ * trimming, as the memory store): older ones are hidden behind a per-tenant floor. A block is
+ * released once none of its events is visible or all have expired. One mostly hidden (under a
+ * quarter visible: other tenants' few events among a busy tenant's trimmed ones) is released too,
+ * so hidden records never hold more than about three times the memory of visible ones: the
+ * tenants trimmed inside it lose the rest of their oldest records there (their history stays
+ * whole, a quarter block under the bound at worst), the others' events go to `evict` (the
+ * worker's memory store). Small consecutive blocks are joined (a quiet platform takes one event
+ * per 10 ms).
  */
 import type { AuditEvent } from "../events.ts";
 import type { AuditFilter } from "../ports.ts";
-import { expiresAt, matches } from "../query-filter.ts";
+import { eventSortKey, expiresAt, matches } from "../query-filter.ts";
 import { forEachRecord, type RecordBlock } from "./event-ring.ts";
 
 interface Stored {
@@ -25,9 +31,12 @@ interface Stored {
 interface TenantRecords {
   /** Records visible (sequence number at or past `floor`). */
   count: number;
-  /** Sequence number of the tenant's oldest visible record. */
+  /** Records before this sequence number are hidden (0 until the tenant is first trimmed). */
   floor: number;
 }
+
+/** Blocks under this many records are joined with the next one taken. */
+const JOIN_BELOW = 1024;
 
 export class RecordLog {
   /** In sort-key order (released blocks removed, wherever they are). */
@@ -36,11 +45,22 @@ export class RecordLog {
   readonly #tenants = new Map<string, TenantRecords>();
   readonly #max: number;
   readonly #retentionDays: number;
+  readonly #evict: (events: AuditEvent[]) => void;
+  /** The block appended last, while it is the last one held (the next block continues it). */
+  #last: Stored | undefined;
 
-  /** @param options.maxEventsPerTenant @default 100000 */
-  constructor(options: { retentionDays: number; maxEventsPerTenant?: number }) {
+  /**
+   * @param options.maxEventsPerTenant @default 100000
+   * @param options.evict takes the visible events of a mostly hidden block before it is released
+   */
+  constructor(options: {
+    retentionDays: number;
+    maxEventsPerTenant?: number;
+    evict: (events: AuditEvent[]) => void;
+  }) {
     this.#retentionDays = options.retentionDays;
     this.#max = options.maxEventsPerTenant ?? 100_000;
+    this.#evict = options.evict;
   }
 
   /** Records held (visible or not), and in how many blocks. */
@@ -50,10 +70,22 @@ export class RecordLog {
     return { records, blocks: this.#blocks.length };
   }
 
-  append(block: RecordBlock): void {
-    const base = this.#next;
+  /**
+   * Appends the block taken after the last one appended (`take` order: each starts where the one
+   * before ended). `nowMs` releases what has expired.
+   */
+  append(block: RecordBlock, nowMs: number): void {
+    const last = this.#last;
+    let stored: Stored;
+    if (last !== undefined && this.#blocks.at(-1) === last && last.block.count < JOIN_BELOW) {
+      stored = { block: joinBlocks(last.block, block), base: last.base };
+      this.#blocks[this.#blocks.length - 1] = stored;
+    } else {
+      stored = { block, base: this.#next };
+      this.#blocks.push(stored);
+    }
+    this.#last = stored;
     this.#next += block.count;
-    this.#blocks.push({ block, base });
     const counts = new Array<number>(block.tenantNames.length).fill(0);
     for (let i = 0; i < block.count; i++) counts[block.tenants[i]!]!++;
     let trimmed = false;
@@ -61,7 +93,7 @@ export class RecordLog {
       const name = block.tenantNames[t]!;
       let rec = this.#tenants.get(name);
       if (rec === undefined) {
-        rec = { count: 0, floor: base };
+        rec = { count: 0, floor: 0 };
         this.#tenants.set(name, rec);
       }
       rec.count += counts[t]!;
@@ -70,7 +102,14 @@ export class RecordLog {
         trimmed = true;
       }
     }
-    if (trimmed) this.#release(Number.NEGATIVE_INFINITY);
+    const nowS = Math.floor(nowMs / 1000);
+    if (trimmed || this.#expired(nowS)) this.#release(nowS);
+  }
+
+  /** Whether the oldest block has expired by `nowS`. */
+  #expired(nowS: number): boolean {
+    const oldest = this.#blocks[0];
+    return oldest !== undefined && expiresAt({ time: oldest.block.lastTime }, this.#retentionDays) <= nowS;
   }
 
   /** Hides a tenant's oldest records down to `maxEventsPerTenant`. */
@@ -90,30 +129,73 @@ export class RecordLog {
     rec.count = this.#max;
   }
 
+  /** Per tenant of a block (by index), the sequence number from which its records are visible. */
+  #floors(block: RecordBlock): number[] {
+    return block.tenantNames.map((n) => this.#tenants.get(n)?.floor ?? Number.POSITIVE_INFINITY);
+  }
+
   /**
-   * Releases the blocks none of whose records is visible: every tenant's floor is past the block,
-   * or the block expired by `nowS` (epoch s; its last record is its newest).
+   * Releases the blocks whose records have all expired by `nowS` (epoch s; a block's last record is
+   * its newest) or are all hidden; a block less than a quarter visible (not the newest: records are
+   * still added to it) hands those to `evict` first.
    */
   #release(nowS: number): void {
     const keep: Stored[] = [];
+    const newest = this.#blocks.at(-1);
     for (const stored of this.#blocks) {
       const { block, base } = stored;
-      const end = base + block.count;
-      if (expiresAt({ time: block.lastTime }, this.#retentionDays) <= nowS) {
-        for (let k = 0; k < block.count; k++) {
-          const rec = this.#tenants.get(block.tenantNames[block.tenants[k]!]!);
-          if (rec !== undefined && base + k >= rec.floor) rec.count--;
-        }
+      const floors = this.#floors(block);
+      let visible = 0;
+      for (let k = 0; k < block.count; k++) if (base + k >= floors[block.tenants[k]!]!) visible++;
+      const expired = expiresAt({ time: block.lastTime }, this.#retentionDays) <= nowS;
+      if (!expired && (stored === newest || visible * 4 >= block.count)) {
+        keep.push(stored);
         continue;
       }
-      if (block.tenantNames.some((n) => (this.#tenants.get(n)?.floor ?? end) < end)) keep.push(stored);
+      if (visible === 0) continue;
+      // A tenant trimmed inside this block (its floor is past the block's start) loses the rest of
+      // its oldest records here, so its history stays whole; the others' move to `evict`.
+      const moved: AuditEvent[] = [];
+      forEachRecord(block, (s, k) => {
+        const t = block.tenants[k]!;
+        if (base + k < floors[t]!) return;
+        this.#tenants.get(block.tenantNames[t]!)!.count--;
+        if (!expired && floors[t]! <= base) moved.push(s.event());
+      });
+      if (moved.length > 0) this.#evict(moved);
     }
     this.#blocks = keep;
+    if (this.#last !== undefined && this.#blocks.at(-1) !== this.#last) this.#last = undefined;
+  }
+
+  /** Whether an event with this event's sort key is held and visible (idempotent puts). */
+  has(e: Pick<AuditEvent, "time" | "id" | "tenant">): boolean {
+    const key = eventSortKey(e);
+    const rec = this.#tenants.get(e.tenant);
+    if (rec === undefined) return false;
+    // The last block whose first key is at or below the key.
+    let lo = 0;
+    let hi = this.#blocks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#blocks[mid]!.block.firstKey <= key) lo = mid + 1;
+      else hi = mid;
+    }
+    const stored = this.#blocks[lo - 1];
+    if (stored === undefined || stored.block.lastKey < key) return false;
+    const t = stored.block.tenantNames.indexOf(e.tenant);
+    let found = false;
+    forEachRecord(stored.block, (s, k) => {
+      if (stored.block.tenants[k] === t && stored.base + k >= rec.floor && s.strings[0] === e.id)
+        found ||= s.strings[1] === e.time;
+    });
+    return found;
   }
 
   /**
    * A tenant's events with a sort key below `before` (all when undefined), newest first, filtered,
-   * not expired at `nowMs`: at most `limit`, and whether more exist.
+   * not expired at `nowMs`: at most `limit`, and whether more exist. Each block holding the tenant
+   * is decoded twice: once to count its matches, once to build only the newest ones needed.
    */
   query(
     tenant: string,
@@ -123,24 +205,22 @@ export class RecordLog {
     nowMs: number,
   ): { items: AuditEvent[]; more: boolean } {
     const nowS = Math.floor(nowMs / 1000);
-    const oldest = this.#blocks[0];
-    if (oldest && expiresAt({ time: oldest.block.lastTime }, this.#retentionDays) <= nowS)
-      this.#release(nowS);
+    if (this.#expired(nowS)) this.#release(nowS);
     const rec = this.#tenants.get(tenant);
     const items: AuditEvent[] = [];
     if (rec === undefined || rec.count === 0) return { items, more: false };
     for (let i = this.#blocks.length - 1; i >= 0; i--) {
-      const { block, base } = this.#blocks[i]!;
+      const stored = this.#blocks[i]!;
+      const { block, base } = stored;
       if (base + block.count <= rec.floor) break;
       const t = block.tenantNames.indexOf(tenant);
       if (t < 0 || (before !== undefined && block.firstKey >= before)) continue;
-      const found: AuditEvent[] = [];
-      forEachRecord(block, (s, k) => {
-        if (block.tenants[k] !== t || base + k < rec.floor) return;
+      const hit = (s: { strings: readonly (string | undefined)[] }, k: number): boolean => {
+        if (block.tenants[k] !== t || base + k < rec.floor) return false;
         const p = s.strings;
         const time = p[1]!;
-        if (before !== undefined && `${time}#${p[0]}` >= before) return;
-        if (expiresAt({ time }, this.#retentionDays) <= nowS) return;
+        if (before !== undefined && `${time}#${p[0]}` >= before) return false;
+        if (expiresAt({ time }, this.#retentionDays) <= nowS) return false;
         const fields = {
           type: p[3] as AuditEvent["type"],
           actor: p[4]!,
@@ -148,7 +228,19 @@ export class RecordLog {
           decision: p[8] as AuditEvent["decision"],
           time,
         };
-        if (matches(fields, filter)) found.push(s.event());
+        return matches(fields, filter);
+      };
+      let hits = 0;
+      forEachRecord(block, (s, k) => {
+        if (hit(s, k)) hits++;
+      });
+      if (hits === 0) continue;
+      // The newest `need` of them (one more than the page needs tells whether more exist).
+      const need = limit + 1 - items.length;
+      const found: AuditEvent[] = [];
+      let seen = 0;
+      forEachRecord(block, (s, k) => {
+        if (hit(s, k) && ++seen > hits - need) found.push(s.event());
       });
       for (let k = found.length - 1; k >= 0; k--) {
         if (items.length === limit) return { items, more: true };
@@ -157,4 +249,29 @@ export class RecordLog {
     }
     return { items, more: false };
   }
+}
+
+/** One block of two taken one after the other (the second continues from where the first ended). */
+function joinBlocks(a: RecordBlock, b: RecordBlock): RecordBlock {
+  const units = new Uint16Array(a.units.length + b.units.length);
+  units.set(a.units);
+  units.set(b.units, a.units.length);
+  const tenantNames = [...a.tenantNames];
+  const remap = b.tenantNames.map((n) => {
+    const i = tenantNames.indexOf(n);
+    return i >= 0 ? i : tenantNames.push(n) - 1;
+  });
+  const tenants = new Uint32Array(a.count + b.count);
+  tenants.set(a.tenants);
+  for (let k = 0; k < b.count; k++) tenants[a.count + k] = remap[b.tenants[k]!]!;
+  return {
+    units,
+    count: a.count + b.count,
+    start: a.start,
+    tenants,
+    tenantNames,
+    firstKey: a.firstKey,
+    lastKey: b.lastKey,
+    lastTime: b.lastTime,
+  };
 }

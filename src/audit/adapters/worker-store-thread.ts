@@ -27,16 +27,15 @@ const bounds = {
 };
 /** Events that came by message (the ring was full, or out of key order). */
 const store = new MemoryAuditStore({ ...bounds, clock });
-/** Events that came through the ring. */
-const log = new RecordLog(bounds);
+/** Events that came through the ring; the few left visible in a mostly hidden block move over. */
+const log = new RecordLog({ ...bounds, evict: (events) => store.putSync(events) });
 const reader = new EventRingReader(data.ring);
 const port = parentPort!;
 
 /** Takes what the ring holds. */
 function drain(): void {
   try {
-    const block = reader.take();
-    if (block) log.append(block);
+    for (let block = reader.take(); block; block = reader.take()) log.append(block, now);
   } catch (err) {
     port.postMessage({ failure: err instanceof Error ? err.message : String(err) } satisfies StoreResponse);
   }
@@ -60,8 +59,13 @@ async function query(q: NonNullable<StoreRequest["query"]>) {
   let i = 0;
   let j = 0;
   while (items.length < limit && (i < a.length || j < b.length)) {
-    if (j >= b.length || (i < a.length && eventSortKey(a[i]!) > eventSortKey(b[j]!))) items.push(a[i++]!);
-    else items.push(b[j++]!);
+    const ka = i < a.length ? eventSortKey(a[i]!) : undefined;
+    const kb = j < b.length ? eventSortKey(b[j]!) : undefined;
+    if (kb === undefined || (ka !== undefined && ka > kb)) items.push(a[i++]!);
+    else {
+      items.push(b[j++]!);
+      if (ka === kb) i++; // the same event in both (never by design): once
+    }
   }
   const more = kept.cursor !== undefined || ringed.more || i < a.length || j < b.length;
   return more && items.length > 0 ? { items, cursor: `m:${eventSortKey(items.at(-1)!)}` } : { items };
@@ -74,7 +78,11 @@ port.on("message", async (m: StoreRequest) => {
   drain();
   try {
     if (m.put) {
-      port.postMessage({ seq: m.seq, put: store.putSync(m.put) } satisfies StoreResponse);
+      // Idempotent across both: an event already taken through the ring is a duplicate.
+      const fresh = m.put.filter((e) => !log.has(e));
+      const put = store.putSync(fresh);
+      put.duplicates += m.put.length - fresh.length;
+      port.postMessage({ seq: m.seq, put } satisfies StoreResponse);
     } else if (m.query) {
       port.postMessage({ seq: m.seq, page: await query(m.query) } satisfies StoreResponse);
     } else port.postMessage({ seq: m.seq } satisfies StoreResponse);

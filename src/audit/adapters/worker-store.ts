@@ -17,7 +17,7 @@
  * worker held is gone (logged).
  */
 import { Worker } from "node:worker_threads";
-import type { Clock } from "../../shared/clock.ts";
+import { type Clock, isoTime } from "../../shared/clock.ts";
 import { DomainError, type DomainErrorCode } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import type { AuditEvent } from "../events.ts";
@@ -66,6 +66,9 @@ export class WorkerAuditStore implements AuditStore {
   /** Sort key (time, id) of the last event written into the ring. */
   #lastTime = "";
   #lastId = "";
+  #byMessage = 0;
+  /** Latest time the ring takes (a minute past the clock, as of the last event beyond it). */
+  #horizon = "";
 
   /**
    * @param options.ringUnits size of the ring in UTF-16 units (a few hundred bytes per event);
@@ -114,8 +117,14 @@ export class WorkerAuditStore implements AuditStore {
     for (const e of events) {
       // The ring carries events in sort-key order only (the worker keeps them as they come):
       // one with an earlier time or id than the last goes by message.
+      // An event dated more than a minute ahead of the clock would hold back every later one:
+      // it goes by message too.
       const { time, id } = e;
-      if (time > this.#lastTime || (time === this.#lastTime && id > this.#lastId)) {
+      if (time > this.#horizon) this.#horizon = isoTime(this.#options.clock.now() + 60_000);
+      if (
+        time <= this.#horizon &&
+        (time > this.#lastTime || (time === this.#lastTime && id > this.#lastId))
+      ) {
         if (this.#writer.write(e)) {
           this.#lastTime = time;
           this.#lastId = id;
@@ -124,7 +133,14 @@ export class WorkerAuditStore implements AuditStore {
       }
       rest.push(e);
     }
-    if (rest.length > 0) void this.#request({ put: rest }).catch((err) => this.#lost(rest, err));
+    if (rest.length === 0) return;
+    this.#byMessage += rest.length;
+    void this.#request({ put: rest }).catch((err) => this.#lost(rest, err));
+  }
+
+  /** Events `enqueue` sent by message (the ring full, a field too long, out of key order). */
+  get sentByMessage(): number {
+    return this.#byMessage;
   }
 
   async put(events: readonly AuditEvent[]): Promise<{ written: number; duplicates: number }> {

@@ -193,4 +193,18 @@ describe("event ring", () => {
     expect(read).toEqual(events.map((e) => inSchemaOrder(e)));
     expect(second.tenantNames).toEqual(["t-1", "t-2"]);
   });
+
+  it("takes at most 4,096 records per block; the rest in the next", () => {
+    const ring = createEventRing(4 << 20);
+    const w = new EventRingWriter(ring);
+    const r = new EventRingReader(ring);
+    const written = Array.from({ length: 5000 }, () => check());
+    for (const e of written) expect(w.write(e)).toBe(true);
+    const a = r.take()!;
+    const b = r.take()!;
+    expect([a.count, b.count, r.take()]).toEqual([4096, 904, undefined]);
+    const read: AuditEvent[] = [];
+    for (const x of [a, b]) forEachRecord(x, (state) => read.push(state.event()));
+    expect(read).toEqual(written.map((e) => inSchemaOrder(e)));
+  });
 });

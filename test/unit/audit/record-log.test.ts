@@ -30,21 +30,28 @@ function event(tenant: string, i: number, over: Partial<AuditEvent> = {}): Audit
   };
 }
 
-/** A log fed through a real ring, one block per `blockSize` events; `feed` appends more. */
-function logOf(events: AuditEvent[], options: { maxEventsPerTenant?: number; blockSize?: number } = {}) {
+/**
+ * A log fed through a real ring, one block per `blockSize` events; `feed` appends more, `evicted`
+ * has what the log handed over, `now` is the time blocks are appended at.
+ */
+function logOf(
+  events: AuditEvent[],
+  options: { maxEventsPerTenant?: number; blockSize?: number; now?: number } = {},
+) {
   const ring = createEventRing(1 << 20);
   const w = new EventRingWriter(ring);
   const r = new EventRingReader(ring);
-  const log = new RecordLog({ retentionDays: 30, ...options });
-  const size = options.blockSize ?? 64;
-  const feed = (more: AuditEvent[]) => {
-    for (let i = 0; i < more.length; i += size) {
-      for (const e of more.slice(i, i + size)) expect(w.write(e)).toBe(true);
-      log.append(r.take()!);
+  const evicted: AuditEvent[] = [];
+  const { blockSize = 64, now = T0, ...bounds } = options;
+  const log = new RecordLog({ retentionDays: 30, ...bounds, evict: (e) => evicted.push(...e) });
+  const feed = (more: AuditEvent[], at = now) => {
+    for (let i = 0; i < more.length; i += blockSize) {
+      for (const e of more.slice(i, i + blockSize)) expect(w.write(e)).toBe(true);
+      log.append(r.take()!, at);
     }
   };
   feed(events);
-  return Object.assign(log, { feed });
+  return Object.assign(log, { feed, evicted });
 }
 
 /** Every page of a query (limit `limit`), newest first, continuing below the last key. */
@@ -105,42 +112,86 @@ describe("record log", () => {
       ...Array.from({ length: 5000 }, (_, i) => event("busy", 10 + i)),
     ];
     const log = logOf(events, { maxEventsPerTenant: 1000, blockSize: 37 });
-    // What the bound leaves: trimmed to 1,000 whenever over 1,100.
-    let visible = 0;
-    for (let i = 0; i < events.length; i += 37) {
-      visible += events.slice(i, i + 37).filter((e) => e.tenant === "busy").length;
-      if (visible > 1100) visible = 1000;
+    // Visible: in the log, or handed over from a mostly hidden block (the worker's memory store):
+    // the newest, with no gap, between the bound less a quarter block (the rest of a released block
+    // whose start was trimmed) and 10 % over it.
+    const busy = [...all(log, "busy", {}, 500), ...log.evicted.filter((e) => e.tenant === "busy")];
+    expect(busy.length).toBeGreaterThanOrEqual(1000 - 1100 / 4);
+    expect(busy.length).toBeLessThanOrEqual(1100);
+    expect(busy.map(eventSortKey).sort().reverse()).toEqual(
+      newestFirst(events.slice(5)).slice(0, busy.length).map(eventSortKey),
+    );
+    expect([...all(log, "quiet"), ...log.evicted.filter((e) => e.tenant === "quiet")]).toEqual(
+      expect.arrayContaining(newestFirst(events.slice(0, 5))),
+    );
+    // Blocks under 1,024 records are joined; what is held stays near the bound.
+    expect(log.size.records).toBeLessThanOrEqual(4 * 1105 + 1100);
+  });
+
+  it("does not let a quiet tenant hold a busy tenant's hidden records: a mostly hidden block hands its few visible events over", () => {
+    // Every block: 100 busy events and one quiet one; busy is capped at 1,000.
+    const events: AuditEvent[] = [];
+    for (let b = 0; b < 200; b++) {
+      for (let i = 0; i < 100; i++) events.push(event("busy", b * 101 + i));
+      events.push(event(`quiet-${b % 7}`, b * 101 + 100));
     }
-    const busy = all(log, "busy", {}, 500);
-    expect(busy).toEqual(newestFirst(events.slice(5)).slice(0, visible));
-    expect(all(log, "quiet")).toEqual(newestFirst(events.slice(0, 5)));
-    // The quiet tenant's block stays; the busy tenant's hidden ones are released.
-    const { records, blocks } = log.size;
-    expect(records).toBeLessThanOrEqual(1100 + 2 * 37);
-    expect(blocks).toBeLessThanOrEqual(Math.ceil(1100 / 37) + 3);
+    const log = logOf(events, { maxEventsPerTenant: 1000, blockSize: 101 });
+    const { records } = log.size;
+    // Visible: 1,000 to 1,100 busy, 200 quiet; hidden held: at most three times the visible.
+    expect(records).toBeLessThanOrEqual(4 * 1300 + 1024);
+    // Every quiet event is still there, in the log or handed over, once.
+    const quiet = events.filter((e) => e.tenant.startsWith("quiet"));
+    const inLog = [0, 1, 2, 3, 4, 5, 6].flatMap((q) => all(log, `quiet-${q}`, {}, 50));
+    const handed = log.evicted.filter((e) => e.tenant.startsWith("quiet"));
+    expect(handed.length).toBeGreaterThan(0);
+    expect([...inLog, ...handed].map((e) => e.id).sort()).toEqual(quiet.map((e) => e.id).sort());
+    // Handed over are only visible events: no busy event older than the newest 1,100.
+    const oldestBusy = newestFirst(events.filter((e) => e.tenant === "busy"))[1099]!;
+    for (const e of log.evicted.filter((x) => x.tenant === "busy"))
+      expect(eventSortKey(e) >= eventSortKey(oldestBusy)).toBe(true);
+  });
+
+  it("joins small blocks: one event per take does not make a block per event", () => {
+    const events = Array.from({ length: 3000 }, (_, i) => event("a", i));
+    const log = logOf(events, { blockSize: 1 });
+    expect(log.size).toEqual({ records: 3000, blocks: 3 });
+    expect(all(log, "a", {}, 250)).toEqual(newestFirst(events));
+  });
+
+  it("knows which events it holds (for idempotent puts)", () => {
+    const events = Array.from({ length: 300 }, (_, i) => event(i % 2 ? "a" : "b", i));
+    const log = logOf(events, { blockSize: 40 });
+    for (const e of [events[0]!, events[137]!, events[299]!]) expect(log.has(e)).toBe(true);
+    expect(log.has({ ...events[137]!, tenant: "c" })).toBe(false);
+    expect(log.has({ ...events[137]!, id: ulidGenerator.ulid() })).toBe(false);
+    expect(log.has(event("a", 1000))).toBe(false);
   });
 
   it("leaves out expired events and releases their blocks", () => {
-    const old = Array.from({ length: 100 }, (_, i) => event("a", i));
+    // Blocks of 1,100: not joined with the next.
+    const old = Array.from({ length: 1100 }, (_, i) => event("a", i));
     const recent = Array.from({ length: 100 }, (_, i) => event("a", 20 * DAY + i));
-    const log = logOf([...old, ...recent], { blockSize: 50 });
-    expect(all(log, "a", {}, 50, T0 + 20 * DAY)).toHaveLength(200);
+    const log = logOf([], { blockSize: 1100 });
+    log.feed(old);
+    log.feed(recent, T0 + 20 * DAY);
+    expect(all(log, "a", {}, 500, T0 + 20 * DAY)).toHaveLength(1200);
     // 30 days after the old ones: they are gone, the recent ones stay.
     const later = T0 + 30 * DAY + 1000;
     expect(all(log, "a", {}, 50, later)).toEqual(newestFirst(recent));
-    expect(log.size).toEqual({ records: 100, blocks: 2 });
+    expect(log.size).toEqual({ records: 100, blocks: 1 });
+    expect(log.evicted).toEqual([]);
   });
 
   it("counts expired events out of a tenant's bound", () => {
     const log = logOf(
       Array.from({ length: 100 }, (_, i) => event("a", i)),
-      { maxEventsPerTenant: 150, blockSize: 50 },
+      { maxEventsPerTenant: 150, blockSize: 2000 },
     );
     const later = T0 + 30 * DAY + 1000;
     expect(all(log, "a", {}, 50, later)).toEqual([]);
     // 200 new ones: over 165, trimmed to the newest 150 (not fewer: the expired are not counted).
     const recent = Array.from({ length: 200 }, (_, i) => event("a", 30 * DAY + 2000 + i));
-    log.feed(recent);
+    log.feed(recent, later);
     expect(all(log, "a", {}, 1000, later + 5000)).toEqual(newestFirst(recent).slice(0, 150));
   });
 });
