@@ -136,6 +136,30 @@ describe("worker audit store", () => {
     expect(store.sentByMessage).toBe(1);
   });
 
+  it("bounds a tenant across ring and messages without a gap: what it keeps is the newest", async () => {
+    const store = make({ maxEventsPerTenant: 100 });
+    // Every fourth event earlier than the one before it: by message; the rest through the ring.
+    const events = Array.from({ length: 600 }, (_, i) => event("gapless", i % 4 === 3 ? i - 2 : i));
+    for (let i = 0; i < events.length; i += 5) store.enqueue(events.slice(i, i + 5));
+    await store.settled();
+    const got = (await all(store, "gapless")).map((e) => `${e.time}#${e.id}`);
+    const newest = events
+      .map((e) => `${e.time}#${e.id}`)
+      .sort()
+      .reverse();
+    expect(got.length).toBeGreaterThanOrEqual(75);
+    expect(got).toEqual(newest.slice(0, got.length));
+    // Events that came by message before a trim: dropped with it when older than what it keeps.
+    store.enqueue([event("before-trim", 1000)]);
+    store.enqueue(Array.from({ length: 50 }, (_, i) => event("before-trim", i)));
+    await store.settled();
+    store.enqueue(Array.from({ length: 300 }, (_, i) => event("before-trim", 1001 + i)));
+    const kept = (await all(store, "before-trim")).map((e) => e.time);
+    expect(kept.length).toBeGreaterThanOrEqual(75);
+    expect(kept.length).toBeLessThanOrEqual(110);
+    expect(kept.every((t) => t > new Date(T0 + 1000).toISOString())).toBe(true);
+  });
+
   it("keeps its per-tenant bound and answers bad cursors with a validation error", async () => {
     const store = make({ maxEventsPerTenant: 100 });
     store.enqueue(Array.from({ length: 500 }, (_, i) => event("bounded", i)));

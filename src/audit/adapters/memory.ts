@@ -78,6 +78,20 @@ export class MemoryAuditStore implements AuditStore {
     return { written, duplicates };
   }
 
+  /** Drops a tenant's events with a sort key below `key` (the worker store's bound across sources). */
+  dropBefore(tenant: string, key: string): void {
+    const list = this.#tenants.get(tenant);
+    if (list === undefined) return;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (eventSortKey(list[mid]!) < key) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) list.splice(0, lo);
+  }
+
   async query(
     tenant: string,
     filter: AuditFilter,

@@ -33,6 +33,8 @@ interface TenantRecords {
   count: number;
   /** Records before this sequence number are hidden (0 until the tenant is first trimmed). */
   floor: number;
+  /** Sort key of the oldest visible record as of the last trim. */
+  cutoff?: string;
 }
 
 /** Blocks under this many records are joined with the next one taken. */
@@ -46,21 +48,26 @@ export class RecordLog {
   readonly #max: number;
   readonly #retentionDays: number;
   readonly #evict: (events: AuditEvent[]) => void;
+  readonly #trimmed: ((tenant: string, oldestKey: string) => void) | undefined;
   /** The block appended last, while it is the last one held (the next block continues it). */
   #last: Stored | undefined;
 
   /**
    * @param options.maxEventsPerTenant @default 100000
    * @param options.evict takes the visible events of a mostly hidden block before it is released
+   * @param options.trimmed told the sort key of a tenant's oldest visible event after each trim
+   *   (the worker drops what its memory store holds of the tenant before it: no gap in the history)
    */
   constructor(options: {
     retentionDays: number;
     maxEventsPerTenant?: number;
     evict: (events: AuditEvent[]) => void;
+    trimmed?: (tenant: string, oldestKey: string) => void;
   }) {
     this.#retentionDays = options.retentionDays;
     this.#max = options.maxEventsPerTenant ?? 100_000;
     this.#evict = options.evict;
+    this.#trimmed = options.trimmed;
   }
 
   /** Records held (visible or not), and in how many blocks. */
@@ -127,6 +134,34 @@ export class RecordLog {
       }
     }
     rec.count = this.#max;
+    const oldest = this.#oldestKey(name, rec);
+    if (oldest === undefined) return;
+    rec.cutoff = oldest;
+    this.#trimmed?.(name, oldest);
+  }
+
+  /**
+   * Sort key below which a tenant's events are no longer kept (its oldest visible one as of its last
+   * trim), or undefined if it was never trimmed.
+   */
+  cutoff(tenant: string): string | undefined {
+    return this.#tenants.get(tenant)?.cutoff;
+  }
+
+  /** Sort key of a tenant's oldest visible record. */
+  #oldestKey(name: string, rec: TenantRecords): string | undefined {
+    for (const { block, base } of this.#blocks) {
+      if (base + block.count <= rec.floor) continue;
+      const t = block.tenantNames.indexOf(name);
+      if (t < 0) continue;
+      let key: string | undefined;
+      forEachRecord(block, (s, k) => {
+        if (key === undefined && block.tenants[k] === t && base + k >= rec.floor)
+          key = `${s.strings[1]}#${s.strings[0]}`;
+      });
+      if (key !== undefined) return key;
+    }
+    return undefined;
   }
 
   /** Per tenant of a block (by index), the sequence number from which its records are visible. */

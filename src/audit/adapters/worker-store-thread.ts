@@ -28,7 +28,11 @@ const bounds = {
 /** Events that came by message (the ring was full, or out of key order). */
 const store = new MemoryAuditStore({ ...bounds, clock });
 /** Events that came through the ring; the few left visible in a mostly hidden block move over. */
-const log = new RecordLog({ ...bounds, evict: (events) => store.putSync(events) });
+const log = new RecordLog({
+  ...bounds,
+  evict: (events) => store.putSync(events),
+  trimmed: (tenant, oldestKey) => store.dropBefore(tenant, oldestKey),
+});
 const reader = new EventRingReader(data.ring);
 const port = parentPort!;
 
@@ -82,6 +86,11 @@ port.on("message", async (m: StoreRequest) => {
       const fresh = m.put.filter((e) => !log.has(e));
       const put = store.putSync(fresh);
       put.duplicates += m.put.length - fresh.length;
+      // Older than what the bound left of the tenant in the log: dropped as the log dropped it.
+      for (const tenant of new Set(fresh.map((e) => e.tenant))) {
+        const cutoff = log.cutoff(tenant);
+        if (cutoff !== undefined) store.dropBefore(tenant, cutoff);
+      }
       port.postMessage({ seq: m.seq, put } satisfies StoreResponse);
     } else if (m.query) {
       port.postMessage({ seq: m.seq, page: await query(m.query) } satisfies StoreResponse);
