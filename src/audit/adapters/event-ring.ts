@@ -232,7 +232,7 @@ export class EventRingWriter {
 }
 
 /** Records of one block at most: a query decodes whole blocks. */
-const MAX_BLOCK_RECORDS = 4096;
+export const MAX_BLOCK_RECORDS = 4096;
 
 /** Non-string slots of a record, after the strings: `v`, the latency, the detail. */
 const V = STRING_FIELDS;

@@ -37,7 +37,12 @@ interface TenantRecords {
   cutoff?: string;
 }
 
-/** Blocks under this many records are joined with the next one taken. */
+/**
+ * A block of fewer than JOIN_SMALL records (a quiet platform's: one event per 10 ms) is joined to
+ * the one before it while that has fewer than JOIN_BELOW: small blocks cost more memory per event
+ * than objects did. Under load blocks are large and never copied again.
+ */
+const JOIN_SMALL = 64;
 const JOIN_BELOW = 1024;
 
 export class RecordLog {
@@ -84,7 +89,12 @@ export class RecordLog {
   append(block: RecordBlock, nowMs: number): void {
     const last = this.#last;
     let stored: Stored;
-    if (last !== undefined && this.#blocks.at(-1) === last && last.block.count < JOIN_BELOW) {
+    if (
+      last !== undefined &&
+      this.#blocks.at(-1) === last &&
+      block.count < JOIN_SMALL &&
+      last.block.count < JOIN_BELOW
+    ) {
       stored = { block: joinBlocks(last.block, block), base: last.base };
       this.#blocks[this.#blocks.length - 1] = stored;
     } else {

@@ -7,7 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { DomainError, validationError } from "../../shared/errors.ts";
 import type { AuditEvent } from "../events.ts";
 import { eventSortKey } from "../query-filter.ts";
-import { type EventRing, EventRingReader } from "./event-ring.ts";
+import { type EventRing, EventRingReader, MAX_BLOCK_RECORDS } from "./event-ring.ts";
 import { MemoryAuditStore } from "./memory.ts";
 import { RecordLog } from "./record-log.ts";
 import type { StoreRequest, StoreResponse } from "./worker-store.ts";
@@ -39,7 +39,13 @@ const port = parentPort!;
 /** Takes what the ring holds. */
 function drain(): void {
   try {
-    for (let block = reader.take(); block; block = reader.take()) log.append(block, now);
+    // Again only after a full block: what the request thread wrote meanwhile waits for the next
+    // drain (a block of a few records would be joined to this one, copying it).
+    let block = reader.take();
+    while (block) {
+      log.append(block, now);
+      block = block.count === MAX_BLOCK_RECORDS ? reader.take() : undefined;
+    }
   } catch (err) {
     port.postMessage({ failure: err instanceof Error ? err.message : String(err) } satisfies StoreResponse);
   }
