@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { WorkerAuditStore } from "../../src/audit/adapters/worker-store.ts";
 import type { AuditEvent } from "../../src/audit/events.ts";
 import { type Clock, ManualClock, systemClock } from "../../src/shared/clock.ts";
-import { ulidGenerator } from "../../src/shared/ids.ts";
 import { createLogger } from "../../src/shared/logger.ts";
+import { checkEventAt } from "../support/audit-events.ts";
 import { describeAuditStore } from "./audit-store.suite.ts";
 
 const stores: WorkerAuditStore[] = [];
@@ -22,25 +22,7 @@ afterAll(async () => {
 describeAuditStore("memory, in a worker thread", (clock) => make({ clock }));
 
 const T0 = Date.now();
-function event(tenant: string, i: number): AuditEvent {
-  return {
-    v: 1,
-    id: ulidGenerator.ulid(),
-    time: new Date(T0 + i).toISOString(),
-    tenant,
-    type: "authz.check",
-    actor: "apikey:k1",
-    subject: `user:u${i % 10}`,
-    resource: `document:d${i}`,
-    action: "viewer",
-    decision: i % 3 ? "allow" : "deny",
-    reason: i % 3 ? "document:d#viewer <- user:u" : "no path",
-    region: "local",
-    request: { id: `r${i}`, ip: "127.0.0.1" },
-    latency_ms: (i % 100) / 1000,
-    detail: { store_id: "s1" },
-  };
-}
+const event = (tenant: string, i: number): AuditEvent => checkEventAt(tenant, i, T0);
 
 /** Every event of a tenant, newest first, through pages of 1,000. */
 async function all(store: WorkerAuditStore, tenant: string): Promise<AuditEvent[]> {

@@ -5,30 +5,19 @@ import { type AuditEvent, inSchemaOrder } from "../../../src/audit/events.ts";
 import type { AuditFilter } from "../../../src/audit/ports.ts";
 import { eventSortKey } from "../../../src/audit/query-filter.ts";
 import { ulidGenerator } from "../../../src/shared/ids.ts";
+import { checkEventAt } from "../../support/audit-events.ts";
 
 const T0 = Date.UTC(2026, 10, 29, 12);
 const DAY = 86_400_000;
 
-function event(tenant: string, i: number, over: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    v: 1,
-    id: ulidGenerator.ulid(),
-    time: new Date(T0 + i).toISOString(),
-    tenant,
+/** Check events whose type, actor and resource vary too (for the filters). */
+const event = (tenant: string, i: number, over: Partial<AuditEvent> = {}): AuditEvent =>
+  checkEventAt(tenant, i, T0, {
     type: i % 5 === 0 ? "authz.tuples.written" : "authz.check",
     actor: i % 2 ? "apikey:k1" : "client:c1",
-    subject: `user:u${i % 10}`,
     resource: `document:d${i % 4}`,
-    action: "viewer",
-    decision: i % 3 ? "allow" : "deny",
-    reason: i % 3 ? "document:d#viewer <- user:u" : "no path",
-    region: "local",
-    request: { id: `r${i}`, ip: "127.0.0.1" },
-    latency_ms: (i % 100) / 1000,
-    detail: { store_id: "s1" },
     ...over,
-  };
-}
+  });
 
 /**
  * A log fed through a real ring, one block per `blockSize` events; `feed` appends more, `evicted`
