@@ -399,24 +399,6 @@ export class EventRingReader {
     this.#data = ring.data;
   }
 
-  /** Every event written since the last call, in order; their space is free again after it. */
-  drain(): AuditEvent[] {
-    const out: AuditEvent[] = [];
-    const end = Atomics.load(this.#control, WRITE);
-    const d = this.#data;
-    let r = Atomics.load(this.#control, READ);
-    while (r !== end) {
-      if (d[r] === WRAP) {
-        r = 0;
-        continue;
-      }
-      r = readRecord(d, r, this.#state);
-      out.push(this.#state.event());
-    }
-    Atomics.store(this.#control, READ, r);
-    return out;
-  }
-
   /**
    * The records written since the last call as one block (at most 4,096: call again for more),
    * undefined when there is none; their space is free again after it. Per record only the tags are read (and the tenant when it
