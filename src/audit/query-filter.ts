@@ -4,6 +4,21 @@ import type { AuditFilter } from "./ports.ts";
 /** Sort key of an event within its tenant: time then id, so newest first is a reverse scan. */
 export const eventSortKey = (e: Pick<AuditEvent, "time" | "id">): string => `${e.time}#${e.id}`;
 
+/**
+ * The first index in `[0, n)` that is not `below` (`below` true for a prefix of the indexes: a
+ * sorted list's elements under some key).
+ */
+export function lowerBound(n: number, below: (i: number) => boolean): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (below(mid)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Whether an event passes every filter; the reference semantics for every store adapter. */
 export function matches(
   e: Pick<AuditEvent, "type" | "actor" | "resource" | "decision" | "time">,

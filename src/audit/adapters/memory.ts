@@ -8,11 +8,29 @@ import type { Clock } from "../../shared/clock.ts";
 import { validationError } from "../../shared/errors.ts";
 import { type AuditEvent, inSchemaOrder } from "../events.ts";
 import type { AuditFilter, AuditPage, AuditStore } from "../ports.ts";
-import { eventSortKey, expiresAt, matches } from "../query-filter.ts";
+import { eventSortKey, expiresAt, lowerBound, matches } from "../query-filter.ts";
 
 /** Whether `a` sorts before `b` within a tenant: by time, then id (the order of `eventSortKey`). */
 const before = (a: AuditEvent, b: AuditEvent): boolean =>
   a.time < b.time || (a.time === b.time && a.id < b.id);
+
+/** How many of a tenant's events (in key order) have a sort key below `key`. */
+const keysBelow = (list: readonly AuditEvent[], key: string): number =>
+  lowerBound(list.length, (i) => eventSortKey(list[i]!) < key);
+
+/**
+ * The continuation token of a page ending with `e` (`m:<sort key>`: the next page holds the keys
+ * below it); the worker store's pages use it too.
+ */
+export const cursorAfter = (e: Pick<AuditEvent, "time" | "id">): string => `m:${eventSortKey(e)}`;
+
+/** The sort key a continuation token continues below; a token not made here is a 400. */
+export function keyOfCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const m = /^m:(.+)$/.exec(cursor);
+  if (!m) throw validationError("Invalid continuation token.");
+  return m[1];
+}
 
 export class MemoryAuditStore implements AuditStore {
   /**
@@ -56,14 +74,7 @@ export class MemoryAuditStore implements AuditStore {
       // key. Events arrive almost in order: the place is nearly always the end (one comparison).
       let i = list.length;
       if (i > 0 && !before(list[i - 1]!, event)) {
-        let lo = 0;
-        let hi = i;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (before(list[mid]!, event)) lo = mid + 1;
-          else hi = mid;
-        }
-        i = lo;
+        i = lowerBound(i, (k) => before(list[k]!, event));
         const at = list[i];
         if (at !== undefined && at.time === event.time && at.id === event.id) {
           duplicates++;
@@ -81,15 +92,8 @@ export class MemoryAuditStore implements AuditStore {
   /** Drops a tenant's events with a sort key below `key` (the worker store's bound across sources). */
   dropBefore(tenant: string, key: string): void {
     const list = this.#tenants.get(tenant);
-    if (list === undefined) return;
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (eventSortKey(list[mid]!) < key) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo > 0) list.splice(0, lo);
+    const n = list === undefined ? 0 : keysBelow(list, key);
+    if (n > 0) list!.splice(0, n);
   }
 
   async query(
@@ -99,32 +103,15 @@ export class MemoryAuditStore implements AuditStore {
   ): Promise<AuditPage> {
     const list = this.#tenants.get(tenant) ?? [];
     const nowS = Math.floor(this.#clock.now() / 1000);
-    let after: string | undefined;
-    if (page.cursor !== undefined) {
-      const m = /^m:(.+)$/.exec(page.cursor);
-      if (!m) throw validationError("Invalid continuation token.");
-      after = m[1];
-    }
+    const after = keyOfCursor(page.cursor);
     const items: AuditEvent[] = [];
-    let last: string | undefined;
-    // Start below the cursor: binary search for the last key < after.
-    let start = list.length - 1;
-    if (after !== undefined) {
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (eventSortKey(list[mid]!) < after) lo = mid + 1;
-        else hi = mid;
-      }
-      start = lo - 1;
-    }
+    // Start below the cursor: the last key < after.
+    const start = after === undefined ? list.length - 1 : keysBelow(list, after) - 1;
     for (let i = start; i >= 0; i--) {
       const e = list[i]!;
       if (expiresAt(e, this.#retentionDays) <= nowS || !matches(e, filter)) continue;
-      if (items.length === page.limit) return { items, cursor: `m:${last}` };
+      if (items.length === page.limit) return { items, cursor: cursorAfter(items.at(-1)!) };
       items.push(inSchemaOrder(e));
-      last = eventSortKey(e);
     }
     return { items };
   }

@@ -19,7 +19,7 @@
  */
 import type { AuditEvent } from "../events.ts";
 import type { AuditFilter } from "../ports.ts";
-import { eventSortKey, expiresAt, matches } from "../query-filter.ts";
+import { eventSortKey, expiresAt, lowerBound, matches } from "../query-filter.ts";
 import { forEachRecord, type RecordBlock } from "./event-ring.ts";
 
 interface Stored {
@@ -167,7 +167,7 @@ export class RecordLog {
       let key: string | undefined;
       forEachRecord(block, (s, k) => {
         if (key === undefined && block.tenants[k] === t && base + k >= rec.floor)
-          key = `${s.strings[1]}#${s.strings[0]}`;
+          key = eventSortKey({ time: s.strings[1]!, id: s.strings[0]! });
       });
       if (key !== undefined) return key;
     }
@@ -219,14 +219,8 @@ export class RecordLog {
     const rec = this.#tenants.get(e.tenant);
     if (rec === undefined) return false;
     // The last block whose first key is at or below the key.
-    let lo = 0;
-    let hi = this.#blocks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#blocks[mid]!.block.firstKey <= key) lo = mid + 1;
-      else hi = mid;
-    }
-    const stored = this.#blocks[lo - 1];
+    const stored =
+      this.#blocks[lowerBound(this.#blocks.length, (i) => this.#blocks[i]!.block.firstKey <= key) - 1];
     if (stored === undefined || stored.block.lastKey < key) return false;
     const t = stored.block.tenantNames.indexOf(e.tenant);
     let found = false;
@@ -264,7 +258,7 @@ export class RecordLog {
         if (block.tenants[k] !== t || base + k < rec.floor) return false;
         const p = s.strings;
         const time = p[1]!;
-        if (before !== undefined && `${time}#${p[0]}` >= before) return false;
+        if (before !== undefined && eventSortKey({ time, id: p[0]! }) >= before) return false;
         if (expiresAt({ time }, this.#retentionDays) <= nowS) return false;
         const fields = {
           type: p[3] as AuditEvent["type"],

@@ -4,11 +4,11 @@
  * sent by message in a memory audit store, and answers `put` and `query` from both.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { DomainError, validationError } from "../../shared/errors.ts";
+import { DomainError } from "../../shared/errors.ts";
 import type { AuditEvent } from "../events.ts";
 import { eventSortKey } from "../query-filter.ts";
 import { type EventRing, EventRingReader, MAX_BLOCK_RECORDS } from "./event-ring.ts";
-import { MemoryAuditStore } from "./memory.ts";
+import { cursorAfter, keyOfCursor, MemoryAuditStore } from "./memory.ts";
 import { RecordLog } from "./record-log.ts";
 import type { StoreRequest, StoreResponse } from "./worker-store.ts";
 
@@ -53,14 +53,9 @@ function drain(): void {
 
 /** A page of both sources, merged newest first (the memory store's cursor format: `m:<key>`). */
 async function query(q: NonNullable<StoreRequest["query"]>) {
+  const before = keyOfCursor(q.page.cursor);
+  const { limit } = q.page;
   now = q.now;
-  const { limit, cursor } = q.page;
-  let before: string | undefined;
-  if (cursor !== undefined) {
-    const m = /^m:(.+)$/.exec(cursor);
-    if (!m) throw validationError("Invalid continuation token.");
-    before = m[1];
-  }
   const kept = await store.query(q.tenant, q.filter, q.page);
   const ringed = log.query(q.tenant, q.filter, limit, before, now);
   const a = kept.items;
@@ -78,7 +73,7 @@ async function query(q: NonNullable<StoreRequest["query"]>) {
     }
   }
   const more = kept.cursor !== undefined || ringed.more || i < a.length || j < b.length;
-  return more && items.length > 0 ? { items, cursor: `m:${eventSortKey(items.at(-1)!)}` } : { items };
+  return more && items.length > 0 ? { items, cursor: cursorAfter(items.at(-1)!) } : { items };
 }
 
 // Unref'd: the message port keeps the thread alive, the timer does not.
