@@ -15,6 +15,7 @@
  * a record by storing its position (Atomics), the reader frees space the same way.
  */
 import type { AuditEvent } from "../events.ts";
+import { eventSortKey } from "../query-filter.ts";
 
 const WRITE = 0;
 const READ = 1;
@@ -320,6 +321,10 @@ function textAt(d: Uint16Array, at: number): string {
   return s;
 }
 
+/** The new value of a changed (not SAME) text field whose tag is at `at`: its text, or absent. */
+const changedText = (d: Uint16Array, at: number): string | undefined =>
+  d[at] === ABSENT ? undefined : textAt(d, at + 1);
+
 /** Units of the field whose tag is at `at`, tag included. */
 const fieldUnits = (d: Uint16Array, at: number): number => {
   const tag = d[at]!;
@@ -330,17 +335,13 @@ const fieldUnits = (d: Uint16Array, at: number): number => {
 function readRecord(d: Uint16Array, r: number, state: RecordState): number {
   const strings = state.strings;
   for (let k = 0; k < STRING_FIELDS; k++) {
-    const tag = d[r]!;
-    if (tag === ABSENT) strings[k] = undefined;
-    else if (tag === TEXT) strings[k] = textAt(d, r + 1);
+    if (d[r] !== SAME) strings[k] = changedText(d, r);
     r += fieldUnits(d, r);
   }
   r = readNumber(d, r, state, V);
   r = readNumber(d, r, state, LATENCY);
   state.hasRequest = d[r++] === 1;
-  const tag = d[r]!;
-  if (tag === ABSENT) state.detailText = undefined;
-  else if (tag === TEXT) state.detailText = textAt(d, r + 1);
+  if (d[r] !== SAME) state.detailText = changedText(d, r);
   return r + fieldUnits(d, r);
 }
 
@@ -401,8 +402,9 @@ export class EventRingReader {
 
   /**
    * The records written since the last call as one block (at most 4,096: call again for more),
-   * undefined when there is none; their space is free again after it. Per record only the tags are read (and the tenant when it
-   * changes): the strings of a field are decoded once per block, for the state at its end.
+   * undefined when there is none; their space is free again after it. Per record only the tags
+   * are read (and the tenant when it changes): the strings of a field are decoded once per block,
+   * for the state at its end.
    */
   take(): RecordBlock | undefined {
     const end = Atomics.load(this.#control, WRITE);
@@ -432,7 +434,7 @@ export class EventRingReader {
         const tag = d[r]!;
         if (tag !== SAME) {
           last[k] = r;
-          if (k === 2) tenant = tag === ABSENT ? undefined : textAt(d, r + 1);
+          if (k === 2) tenant = changedText(d, r);
         }
         r += fieldUnits(d, r);
       }
@@ -448,7 +450,8 @@ export class EventRingReader {
         tenantsOf = grown;
       }
       tenantsOf[count++] = ti;
-      if (count === 1) firstKey = `${this.#stringAt(last, 1)}#${this.#stringAt(last, 0)}`;
+      if (count === 1)
+        firstKey = eventSortKey({ time: this.#stringAt(last, 1)!, id: this.#stringAt(last, 0)! });
     }
     segments.push(d.slice(from, r));
     // The state at the end of the block, from the last change of every field (before the space
@@ -456,8 +459,7 @@ export class EventRingReader {
     for (let k = 0; k < STRING_FIELDS; k++) state.strings[k] = this.#stringAt(last, k);
     if (last[V]! >= 0) readNumber(d, last[V]!, state, V);
     if (last[LATENCY]! >= 0) readNumber(d, last[LATENCY]!, state, LATENCY);
-    if (last[DETAIL]! >= 0)
-      state.detailText = d[last[DETAIL]!] === ABSENT ? undefined : textAt(d, last[DETAIL]! + 1);
+    if (last[DETAIL]! >= 0) state.detailText = changedText(d, last[DETAIL]!);
     Atomics.store(this.#control, READ, r);
     const units = segments.length === 1 ? segments[0]! : concatUnits(segments[0]!, segments[1]!);
     const lastTime = state.strings[1] ?? "";
@@ -468,7 +470,7 @@ export class EventRingReader {
       tenants: tenantsOf.slice(0, count),
       tenantNames,
       firstKey,
-      lastKey: `${lastTime}#${state.strings[0] ?? ""}`,
+      lastKey: eventSortKey({ time: lastTime, id: state.strings[0] ?? "" }),
       lastTime,
     };
   }
@@ -476,12 +478,12 @@ export class EventRingReader {
   /** String field `k` as the records read so far left it (`last`: where the block last changed it). */
   #stringAt(last: Int32Array, k: number): string | undefined {
     const at = last[k]!;
-    if (at < 0) return this.#state.strings[k];
-    return this.#data[at] === ABSENT ? undefined : textAt(this.#data, at + 1);
+    return at < 0 ? this.#state.strings[k] : changedText(this.#data, at);
   }
 }
 
-const concatUnits = (a: Uint16Array, b: Uint16Array): Uint16Array => {
+/** `a` then `b`, in one array. */
+export const concatUnits = (a: Uint16Array, b: Uint16Array): Uint16Array => {
   const out = new Uint16Array(a.length + b.length);
   out.set(a);
   out.set(b, a.length);

@@ -20,7 +20,7 @@
 import type { AuditEvent } from "../events.ts";
 import type { AuditFilter } from "../ports.ts";
 import { eventSortKey, expiresAt, lowerBound, matches } from "../query-filter.ts";
-import { forEachRecord, type RecordBlock } from "./event-ring.ts";
+import { concatUnits, forEachRecord, type RecordBlock } from "./event-ring.ts";
 
 interface Stored {
   readonly block: RecordBlock;
@@ -292,9 +292,6 @@ export class RecordLog {
 
 /** One block of two taken one after the other (the second continues from where the first ended). */
 function joinBlocks(a: RecordBlock, b: RecordBlock): RecordBlock {
-  const units = new Uint16Array(a.units.length + b.units.length);
-  units.set(a.units);
-  units.set(b.units, a.units.length);
   const tenantNames = [...a.tenantNames];
   const remap = b.tenantNames.map((n) => {
     const i = tenantNames.indexOf(n);
@@ -304,7 +301,7 @@ function joinBlocks(a: RecordBlock, b: RecordBlock): RecordBlock {
   tenants.set(a.tenants);
   for (let k = 0; k < b.count; k++) tenants[a.count + k] = remap[b.tenants[k]!]!;
   return {
-    units,
+    units: concatUnits(a.units, b.units),
     count: a.count + b.count,
     start: a.start,
     tenants,
