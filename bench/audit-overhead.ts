@@ -302,9 +302,6 @@ async function overHttp(quick: boolean): Promise<void> {
     units.push(same);
   }
   const all = units.flat();
-  type Sample = { rate: number; cpu: number; main: number };
-  /** samples[mode][round * forks + fork] */
-  const samples: Sample[][] = units.map(() => []);
   // 2,000 distinct checks, half allowed (user u of team t, document d viewed by team t).
   const bodies: string[] = [];
   const expect = new Uint8Array(2000);
@@ -336,23 +333,16 @@ async function overHttp(quick: boolean): Promise<void> {
         serverThreadCpuMs: () => mainThreadCpuMs(m.pid),
       });
     for (const m of all) await load(m, 1, 0.5); // fills the check caches
-    for (let r = 0; r < rounds; r++)
-      for (let f = 0; f < forks; f++) {
-        // Each round and fork in another order, so drift on the machine hits every mode alike.
-        const order = units.map((_, i) => i);
-        if ((r * forks + f) % 2 === 1) order.reverse();
-        for (const i of order) {
-          const m = units[i]![f]!;
-          const phase = await load(m, seconds, 0.5);
-          if (phase.errors + phase.wrong > 0)
-            throw new Error(`${m.name}: ${phase.errors + phase.wrong} bad answers`);
-          samples[i]![r * forks + f] = {
-            rate: phase.ok / phase.seconds,
-            cpu: ((phase.cpuMs ?? Number.NaN) * 1000) / phase.ok,
-            main: ((phase.threadCpuMs ?? Number.NaN) * 1000) / phase.ok,
-          };
-        }
-      }
+    const samples = await alternate(units, rounds, async (m) => {
+      const phase = await load(m, seconds, 0.5);
+      if (phase.errors + phase.wrong > 0)
+        throw new Error(`${m.name}: ${phase.errors + phase.wrong} bad answers`);
+      return {
+        rate: phase.ok / phase.seconds,
+        cpu: ((phase.cpuMs ?? Number.NaN) * 1000) / phase.ok,
+        main: ((phase.threadCpuMs ?? Number.NaN) * 1000) / phase.ok,
+      };
+    });
     process.stdout.write(
       `checks over HTTP, local platforms in their own processes (${forks} per configuration), 32 connections, warm mixed 50/50 (2,000 distinct checks); ${rounds} rounds x ${seconds} s per process, alternating\n` +
         "  overhead: median of each round's loss against audit off in the same round (range in brackets); server CPU: the whole process's, and its main (request) thread's\n",
@@ -360,12 +350,8 @@ async function overHttp(quick: boolean): Promise<void> {
     const off = samples[0]!;
     for (let i = 0; i < units.length; i++) {
       const s = samples[i]!;
-      const pick = (k: keyof Sample) => s.map((x) => x[k]);
-      const base = (k: keyof Sample) => off.map((x) => x[k]);
+      const pick = (k: "rate" | "cpu" | "main") => s.map((x) => x[k]);
       const first = i === 0;
-      const loss = paired(base("rate"), pick("rate"), (a, b) => (a - b) / a);
-      const cpu = paired(base("cpu"), pick("cpu"), (a, b) => (b - a) / a);
-      const main = paired(base("main"), pick("main"), (a, b) => (b - a) / a);
       let emitted = 0;
       let stored = 0;
       for (const m of units[i]!) {
@@ -374,7 +360,7 @@ async function overHttp(quick: boolean): Promise<void> {
         stored += t.AuditEventsDelivered ?? 0;
       }
       process.stdout.write(
-        `  audit ${names[i]!.padEnd(28)} ${median(pick("rate")).toFixed(0).padStart(7)} checks/s  overhead ${first ? "   –  " : `${pct(loss.median)} [${pct(loss.min)} – ${pct(loss.max)}]`}  server CPU/check ${median(pick("cpu")).toFixed(1)} µs${first ? "" : ` (+${pct(cpu.median)})`}, main thread ${median(pick("main")).toFixed(1)} µs${first ? "" : ` (+${pct(main.median)})`}  (events emitted ${emitted}, stored ${stored})\n`,
+        `  audit ${names[i]!.padEnd(28)} ${median(pick("rate")).toFixed(0).padStart(7)} checks/s  overhead ${first ? "   –  " : lossColumn(versusOff(off, s, "rate", true))}  server CPU/check ${median(pick("cpu")).toFixed(1)} µs${first ? "" : ` (+${pct(versusOff(off, s, "cpu").median)})`}, main thread ${median(pick("main")).toFixed(1)} µs${first ? "" : ` (+${pct(versusOff(off, s, "main").median)})`}  (events emitted ${emitted}, stored ${stored})\n`,
       );
     }
   } finally {
@@ -385,11 +371,43 @@ async function overHttp(quick: boolean): Promise<void> {
 const median = (xs: readonly number[]) =>
   [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const pct = (x: number) => `${(x * 100).toFixed(1).padStart(5)}%`;
-/** `f(off, on)` of each round, summarised: median, least and greatest. */
-function paired(off: readonly number[], on: readonly number[], f: (off: number, on: number) => number) {
-  const xs = on.map((v, i) => f(off[i]!, v));
+/**
+ * Measures every process (`units[mode][fork]`) `rounds` times, all modes within a round and fork
+ * in alternating order so drift on the machine hits every mode alike; `samples[mode][round * forks
+ * + fork]`.
+ */
+async function alternate<U, S>(units: U[][], rounds: number, measure: (u: U) => Promise<S>): Promise<S[][]> {
+  const forks = units[0]?.length ?? 0;
+  const samples: S[][] = units.map(() => []);
+  for (let r = 0; r < rounds; r++)
+    for (let f = 0; f < forks; f++) {
+      const order = units.map((_, i) => i);
+      if ((r * forks + f) % 2 === 1) order.reverse();
+      for (const i of order) samples[i]![r * forks + f] = await measure(units[i]![f]!);
+    }
+  return samples;
+}
+
+/**
+ * Each round's change of `key` from audit off (`off`) to a mode (`on`), relative to off, as a loss
+ * (`loss`: off − on, for throughput) or a growth (on − off, for CPU); summarised.
+ */
+function versusOff<S>(
+  off: readonly S[],
+  on: readonly S[],
+  key: { [K in keyof S]: S[K] extends number ? K : never }[keyof S],
+  loss = false,
+) {
+  const xs = on.map((v, i) => {
+    const a = off[i]![key] as number;
+    const b = v[key] as number;
+    return (loss ? a - b : b - a) / a;
+  });
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
 }
+
+/** The overhead column: the median loss of throughput, its range in brackets. */
+const lossColumn = (c: ReturnType<typeof versusOff>) => `${pct(c.median)} [${pct(c.min)} – ${pct(c.max)}]`;
 
 export async function run(options: { quick?: boolean } = {}): Promise<void> {
   await overHttp(options.quick ?? false);
@@ -532,17 +550,10 @@ async function inProcess(options: { quick?: boolean }): Promise<void> {
         same.push(await forkSelf(["--mode", String(i), eb.url, ...(quick ? ["--quick"] : [])]));
       units.push(same);
     }
-    type Sample = { rate: number; cpu: number };
-    const samples: Sample[][] = specs.map(() => []);
-    for (let r = 0; r < rounds; r++)
-      for (let f = 0; f < forks; f++) {
-        const order = specs.map((_, i) => i);
-        if ((r * forks + f) % 2 === 1) order.reverse();
-        for (const i of order) {
-          const res = await units[i]![f]!.ask<{ rate: number; cpuUs: number }>({ round: roundMs });
-          samples[i]![r * forks + f] = { rate: res.rate, cpu: res.cpuUs };
-        }
-      }
+    const samples = await alternate(units, rounds, async (u) => {
+      const res = await u.ask<{ rate: number; cpuUs: number }>({ round: roundMs });
+      return { rate: res.rate, cpu: res.cpuUs };
+    });
     process.stdout.write(
       `\nchecks through the authz Lambda handler, in process, sequential (one environment); ${forks} processes per mode, ${rounds} rounds x ${roundMs} ms each, alternating\n` +
         "  throughput: invocations completed per second (the extension's flush included); overhead: median of each round's loss\n" +
@@ -555,23 +566,13 @@ async function inProcess(options: { quick?: boolean }): Promise<void> {
       for (const u of units[i]!) reps.push(await u.ask<ModeReport>({ report: true }));
       const sm = samples[i]!;
       const first = i === 0;
-      const loss = paired(
-        off.map((x) => x.rate),
-        sm.map((x) => x.rate),
-        (a, b) => (a - b) / a,
-      );
-      const cpu = paired(
-        off.map((x) => x.cpu),
-        sm.map((x) => x.cpu),
-        (a, b) => (b - a) / a,
-      );
       const sum = (k: string) => reps.reduce((n, rep) => n + (rep.totals[k] ?? 0), 0);
       process.stdout.write(
         `  audit ${specs[i]!.name.padEnd(47)} ${median(sm.map((x) => x.rate))
           .toFixed(0)
           .padStart(
             7,
-          )} inv/s  overhead ${first ? "   –  " : `${pct(loss.median)} [${pct(loss.min)} – ${pct(loss.max)}]`}  CPU ${median(sm.map((x) => x.cpu)).toFixed(1)} µs/inv${first ? "" : ` (+${pct(cpu.median)})`}  response p50 ${median(reps.map((x) => x.p50)).toFixed(3)} ms  p99 ${median(reps.map((x) => x.p99)).toFixed(3)} ms  events emitted ${sum("AuditEventsEmitted")}, delivered ${sum("AuditEventsDelivered")}, spilled ${sum("AuditEventsSpilled")}\n`,
+          )} inv/s  overhead ${first ? "   –  " : lossColumn(versusOff(off, sm, "rate", true))}  CPU ${median(sm.map((x) => x.cpu)).toFixed(1)} µs/inv${first ? "" : ` (+${pct(versusOff(off, sm, "cpu").median)})`}  response p50 ${median(reps.map((x) => x.p50)).toFixed(3)} ms  p99 ${median(reps.map((x) => x.p99)).toFixed(3)} ms  events emitted ${sum("AuditEventsEmitted")}, delivered ${sum("AuditEventsDelivered")}, spilled ${sum("AuditEventsSpilled")}\n`,
       );
       for (const rep of reps) if (rep.extension) process.stdout.write(`    extension: ${rep.extension}\n`);
     }
