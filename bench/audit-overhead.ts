@@ -2,9 +2,10 @@
  * Audit overhead on authorization checks, two ways in the same run.
  *
  * 1. Over HTTP (the figure the target is about): local platforms with audit emission off, on as
- *    `npm start` runs it (in-process bus, memory audit store in a worker thread) and on with the
- *    store in the request thread; access log off in all; the same warm mixed checks from 32
- *    keep-alive connections (bench/http-load.ts, raw sockets in a worker thread of this process).
+ *    `npm start` runs it (in-process bus, memory audit store in a worker thread, events built and
+ *    delivered once per event-loop turn), the same request by request, and on with the store in the
+ *    request thread; access log off in all; the same warm mixed checks from 32 keep-alive
+ *    connections (bench/http-load.ts, raw sockets in a worker thread of this process).
  *
  * 2. In process: the `authz` Lambda handler invoked with API Gateway events (the full path: parse,
  *    router, authentication, check, audit, flush middleware), sequential (one environment), with
@@ -216,18 +217,26 @@ interface Served {
 }
 
 /**
- * The over-HTTP platforms: audit off; on with the store in a worker thread (`npm start`'s default);
- * on with the store in the request thread.
+ * The over-HTTP platforms: audit off; on as `npm start` runs it (store in a worker thread, events
+ * built and delivered once per event-loop turn); the same with events built and delivered request by
+ * request (the Lambda functions' way); on with the store in the request thread.
  */
 const HTTP_MODES = {
   off: { PORTCULLIS_AUDIT_BUS: "off" },
   "in-process, store in worker": {
     PORTCULLIS_AUDIT_BUS: "in-process",
     PORTCULLIS_AUDIT_LOCAL_STORE: "worker",
+    PORTCULLIS_AUDIT_FLUSH: "end-of-turn",
+  },
+  "… per request": {
+    PORTCULLIS_AUDIT_BUS: "in-process",
+    PORTCULLIS_AUDIT_LOCAL_STORE: "worker",
+    PORTCULLIS_AUDIT_FLUSH: "in-invocation",
   },
   "in-process, store in thread": {
     PORTCULLIS_AUDIT_BUS: "in-process",
     PORTCULLIS_AUDIT_LOCAL_STORE: "in-thread",
+    PORTCULLIS_AUDIT_FLUSH: "end-of-turn",
   },
 } as const;
 type HttpMode = keyof typeof HTTP_MODES;
@@ -415,12 +424,22 @@ export async function run(options: { quick?: boolean } = {}): Promise<void> {
 }
 
 /**
- * The in-process modes: those over HTTP (audit off; the in-process bus with the memory store in a
- * worker or in the request thread), and EventBridge flushed in / after the invocation.
+ * The in-process modes: audit off, the in-process bus with the memory store in a worker or in the
+ * request thread, flushed in each invocation as a Lambda function does (a frozen environment runs
+ * nothing between invocations: no batching by turn), and EventBridge flushed in / after the
+ * invocation.
  */
+const LAMBDA_MODES = {
+  off: HTTP_MODES.off,
+  "in-process, store in worker": HTTP_MODES["… per request"],
+  "in-process, store in thread": {
+    ...HTTP_MODES["in-process, store in thread"],
+    PORTCULLIS_AUDIT_FLUSH: "in-invocation",
+  },
+} as const;
 const inProcessModes = (eventBridgeUrl: string) =>
   [
-    ...Object.entries(HTTP_MODES).map(([name, env]) => ({ name, env, extension: false })),
+    ...Object.entries(LAMBDA_MODES).map(([name, env]) => ({ name, env, extension: false })),
     ...(["in-invocation", "after-response"] as const).map((flush) => ({
       name: `eventbridge, flush ${flush === "in-invocation" ? "in invocation" : "after response (extension)"}`,
       env: {

@@ -58,11 +58,11 @@ export async function flushAuditUntil(
   try {
     const { emitter } = options;
     // Nothing queued in this invocation (reads, health): nothing to do beyond pending deliveries.
-    if (emitter.bus.pending === 0 && !options.emf) return await emitter.flush();
+    if (emitter.pending === 0 && !options.emf) return await emitter.flush();
     let round = 0;
     do await emitter.flush(deadline === undefined ? {} : { deadline });
     while (
-      emitter.bus.pending > 0 &&
+      emitter.pending > 0 &&
       ++round < MAX_FLUSH_ROUNDS &&
       (deadline === undefined || Date.now() < deadline)
     );
@@ -79,8 +79,10 @@ const DONE: Promise<void> = Promise.resolve();
 
 /** Flushes the emitter within the invocation's remaining time; resolves in every case. */
 export function flushAudit(options: AuditFlushOptions, context: Context | undefined): Promise<void> {
-  // The in-process bus delivers synchronously: no promise per request (the local platform).
   if (!options.emf) {
+    // Batched by event-loop turn (a long-running server): the emitter delivers at the turn's end.
+    if (options.emitter.byTurn) return DONE;
+    // The in-process bus delivers synchronously: no promise per request.
     try {
       if (options.emitter.bus.flushSync?.()) return DONE;
     } catch (err) {

@@ -108,6 +108,6 @@ export function createHandlers(
       c.authzApi.renderError,
       c.authzApi.authenticator,
     ),
-    audit: group(auditRoutes({ store: c.audit.store })),
+    audit: group(auditRoutes({ store: c.audit.store, delivered: () => c.audit.emitter.flush() })),
   };
 }

@@ -33,8 +33,13 @@ export interface LocalPlatformOptions extends ContainerOverrides {
  */
 export async function startLocalPlatform(options: LocalPlatformOptions = {}): Promise<LocalPlatform> {
   // The memory audit store runs in a worker thread here (off the request thread, as the audit
-  // writer does in AWS), unless configured otherwise.
-  const env: NodeJS.ProcessEnv = { PORTCULLIS_AUDIT_LOCAL_STORE: "worker", ...(options.env ?? process.env) };
+  // writer does in AWS), and audit events are built and delivered once per event-loop turn, for
+  // all of the turn's requests, unless configured otherwise.
+  const env: NodeJS.ProcessEnv = {
+    PORTCULLIS_AUDIT_LOCAL_STORE: "worker",
+    PORTCULLIS_AUDIT_FLUSH: "end-of-turn",
+    ...(options.env ?? process.env),
+  };
   const port = options.port ?? Number(env.PORT ?? 4000);
   const base = configFromEnv(env, { issuer: `http://127.0.0.1:${port}` });
   const adminKey = base.adminKey ?? `pca_${randomBytes(24).toString("base64url")}`;

@@ -46,8 +46,15 @@ function tenantOf(ctx: RequestContext, asked: string | undefined): string {
   return asked;
 }
 
-/** Routes of the `audit` API group. */
-export function auditRoutes(deps: { readonly store: AuditStore }): Route[] {
+/**
+ * Routes of the `audit` API group. `delivered` resolves once the events of the requests answered
+ * before it are stored (the local platform delivers them at the end of each event-loop turn): a
+ * query sees every decision whose response its caller has seen.
+ */
+export function auditRoutes(deps: {
+  readonly store: AuditStore;
+  readonly delivered?: () => Promise<void>;
+}): Route[] {
   return [
     {
       method: "GET",
@@ -69,6 +76,7 @@ export function auditRoutes(deps: { readonly store: AuditStore }): Route[] {
         // A token is bound to the tenant and the filters it was issued for.
         const scope = `audit:${tenant}:${createHash("sha256").update(JSON.stringify(filter)).digest("base64url").slice(0, 16)}`;
         let cursor = decodeContinuation(scope, q.continuation_token);
+        await deps.delivered?.();
         if (/application\/x-ndjson/i.test(req.headers.accept ?? "")) {
           const max = Math.min(q.page_size ?? EXPORT_MAX_EVENTS, EXPORT_MAX_EVENTS);
           const lines: string[] = [];

@@ -3,6 +3,8 @@
  * and emits exactly one event per request (success or failure), built from the request, the
  * principal, the path parameters and the JSON response. Modules stay unaware of audit, and the
  * response body is only read for identifiers (never for secrets: the redaction guard runs anyway).
+ * With an emitter batched by event-loop turn (the local platform), the handler's outcome is only
+ * captured on the request path: the rule runs, and the event is built, at the end of the turn.
  */
 import type { HttpRequest, HttpResponse, RequestContext, Route } from "../http/types.ts";
 import { DomainError } from "../shared/errors.ts";
@@ -110,6 +112,7 @@ export function auditedRoutes(
   sink: AuditSink,
   log?: Logger,
 ): Route[] {
+  const later = sink.later?.bind(sink);
   return routes.map((route) => {
     const rule = rules.find((r) => r.method === route.method && r.path === route.path);
     if (!rule) return route;
@@ -129,6 +132,7 @@ export function auditedRoutes(
         fail(err);
       }
     };
+    const failedRule = rule.failed;
     /** The handler's outcome, audited; resolves or rejects as the handler did. */
     const after = (
       out: Promise<HttpResponse>,
@@ -139,11 +143,17 @@ export function auditedRoutes(
     ): Promise<HttpResponse> =>
       out.then(
         (res) => {
-          const done = emit(rule.ok, new Call(req, ctx, res, undefined, pre, t0));
+          const c = new Call(req, ctx, res, undefined, pre, t0);
+          // Batched by turn: the event is built after this turn's responses went out.
+          if (later?.(() => emit(rule.ok, c))) return res;
+          const done = emit(rule.ok, c);
           return done === undefined ? res : done.then(() => res);
         },
         async (err: unknown) => {
-          await emit(rule.failed, new Call(req, ctx, undefined, err, pre, t0));
+          if (failedRule !== undefined) {
+            const c = new Call(req, ctx, undefined, err, pre, t0);
+            if (!later?.(() => emit(failedRule, c))) await emit(failedRule, c);
+          }
           throw err;
         },
       );

@@ -94,6 +94,7 @@ export function createAudit(settings: AuditSettings, d: AuditDeps): Audit {
     metrics,
     log: d.log,
     enabled: settings.bus !== "off",
+    byTurn: settings.flush === "end-of-turn",
   });
   return {
     settings,
@@ -102,6 +103,8 @@ export function createAudit(settings: AuditSettings, d: AuditDeps): Audit {
     store,
     metrics,
     destroy: async () => {
+      // What the last turn queued is delivered before the store closes.
+      await emitter.flush();
       for (const f of destroyers) f();
       await store.close?.();
     },

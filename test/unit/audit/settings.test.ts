@@ -36,6 +36,12 @@ describe("audit settings", () => {
       "in-invocation",
     );
     expect(flush({ PORTCULLIS_AUDIT_BUS: "in-process" })).toBe("in-invocation");
+    // Batched by event-loop turn: a long-running server's mode; never in Lambda, whose frozen
+    // environment runs nothing between invocations.
+    expect(flush({ PORTCULLIS_AUDIT_FLUSH: "end-of-turn" })).toBe("end-of-turn");
+    expect(flush({ PORTCULLIS_AUDIT_FLUSH: "end-of-turn", AWS_LAMBDA_RUNTIME_API: "127.0.0.1:9001" })).toBe(
+      "in-invocation",
+    );
     expect(() => flush({ PORTCULLIS_AUDIT_FLUSH: "later" })).toThrow(/PORTCULLIS_AUDIT_FLUSH/);
   });
 
