@@ -1,12 +1,12 @@
 /**
- * Audit at the route edge: a decorator that wraps the handlers of the routes named in a rule table
- * and emits exactly one event per request (success or failure), built from the request, the
- * principal, the path parameters and the JSON response. Modules stay unaware of audit, and the
- * response body is only read for identifiers (never for secrets: the redaction guard runs anyway).
- * With an emitter batched by event-loop turn (the local platform), the handler's outcome is only
- * captured on the request path: the rule runs, and the event is built, at the end of the turn.
+ * Audit at the route edge: an observer (`Route.observer`, called by the router) on the routes named
+ * in a rule table, which emits exactly one event per request (success or failure), built from the
+ * request, the principal, the path parameters and the JSON response. Modules stay unaware of audit,
+ * and the response body is only read for identifiers (never for secrets: the redaction guard runs
+ * anyway). With an emitter batched by event-loop turn (the local platform), the handler's outcome is
+ * only captured on the request path: the rule runs, and the event is built, at the end of the turn.
  */
-import type { HttpRequest, HttpResponse, RequestContext, Route } from "../http/types.ts";
+import type { HttpRequest, HttpResponse, RequestContext, Route, RouteObserver } from "../http/types.ts";
 import { DomainError } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
 import { type AuditSink, actorOf, requestInfo } from "./emitter.ts";
@@ -60,6 +60,9 @@ const parseBody = (res: HttpResponse): Record<string, unknown> | undefined => {
   }
 };
 
+/** What the observer's `start` hands over: the start time, or with a `before` hook its result too. */
+type Started = number | { readonly t0: number; readonly pre: unknown };
+
 /**
  * One call as rules see it; the response body is parsed only if a rule reads `body`. The envelope
  * fields common to the call's events (actor, request, latency) are set on each event by `stamp`:
@@ -78,14 +81,15 @@ class Call implements AuditedCall {
     ctx: RequestContext,
     response: HttpResponse | undefined,
     error: unknown,
-    pre: unknown,
-    t0: number,
+    started: Started,
   ) {
     this.req = req;
     this.ctx = ctx;
     this.response = response;
     this.error = error;
-    this.pre = pre;
+    const simple = typeof started === "number";
+    this.pre = simple ? undefined : started.pre;
+    const t0 = simple ? started : started.t0;
     this.#latencyMs = Math.round((performance.now() - t0) * 1000) / 1000;
   }
   get params(): Readonly<Record<string, string>> {
@@ -105,7 +109,10 @@ class Call implements AuditedCall {
   }
 }
 
-/** Wraps the routes that have a rule; the others are returned unchanged. */
+/**
+ * The routes that have a rule, with an observer that audits them (`Route.observer`: the router
+ * tells it each outcome); the others are returned unchanged.
+ */
 export function auditedRoutes(
   routes: readonly Route[],
   rules: readonly AuditRule[],
@@ -116,14 +123,14 @@ export function auditedRoutes(
   return routes.map((route) => {
     const rule = rules.find((r) => r.method === route.method && r.path === route.path);
     if (!rule) return route;
+    if (route.observer) throw new Error(`route ${route.method} ${route.path} is observed already`);
     const send = (c: Call, e: Events) => {
       if (e === undefined) return;
       if (!Array.isArray(e)) sink.emit(c.stamp(e as Built));
       else for (const one of e as readonly Built[]) sink.emit(c.stamp(one));
     };
     const fail = (err: unknown) => log?.error("audit event not built", { err, path: route.path });
-    const emit = (build: AuditRule["ok"] | undefined, c: Call): void | Promise<void> => {
-      if (!build) return;
+    const emit = (build: AuditRule["ok"], c: Call): void | Promise<void> => {
       try {
         const out = build(c);
         if (out instanceof Promise) return out.then((e) => send(c, e), fail);
@@ -132,58 +139,36 @@ export function auditedRoutes(
         fail(err);
       }
     };
-    const failedRule = rule.failed;
-    /** The handler's outcome, audited; resolves or rejects as the handler did. */
-    const after = (
-      out: Promise<HttpResponse>,
-      req: HttpRequest,
-      ctx: RequestContext,
-      pre: unknown,
-      t0: number,
-    ): Promise<HttpResponse> =>
-      out.then(
-        (res) => {
-          const c = new Call(req, ctx, res, undefined, pre, t0);
-          // Batched by turn: the event is built after this turn's responses went out.
-          if (later?.(() => emit(rule.ok, c))) return res;
-          const done = emit(rule.ok, c);
-          return done === undefined ? res : done.then(() => res);
-        },
-        async (err: unknown) => {
-          if (failedRule !== undefined) {
-            const c = new Call(req, ctx, undefined, err, pre, t0);
-            if (!later?.(() => emit(failedRule, c))) await emit(failedRule, c);
-          }
-          throw err;
-        },
-      );
-    const run = (req: HttpRequest, ctx: RequestContext): Promise<HttpResponse> => {
-      try {
-        // A handler's own promise is returned as is; a plain value is wrapped.
-        return Promise.resolve(route.handler(req, ctx));
-      } catch (err) {
-        return Promise.reject(err);
-      }
+    /**
+     * The call's event, built at the end of the turn when the sink batches by turn; else now (the
+     * answer waits for a rule that looks something up).
+     */
+    const audit = (build: AuditRule["ok"], c: Call): void | Promise<void> => {
+      if (later?.(() => emit(build, c))) return;
+      return emit(build, c);
     };
-    const before = rule.before;
-    // No `async` wrapper: one promise reaction per request on the hot path (checks).
-    const handler: Route["handler"] =
-      before === undefined
-        ? (req, ctx) => {
-            const t0 = performance.now();
-            return after(run(req, ctx), req, ctx, undefined, t0);
-          }
-        : async (req, ctx) => {
-            const t0 = performance.now();
-            let pre: unknown;
-            try {
-              pre = await before(req, ctx);
-            } catch {
-              pre = undefined;
-            }
-            return after(run(req, ctx), req, ctx, pre, t0);
-          };
-    return { ...route, handler };
+    const { before, ok, failed } = rule;
+    const observer: RouteObserver = {
+      start:
+        before === undefined
+          ? () => performance.now()
+          : async (req, ctx): Promise<Started> => {
+              const t0 = performance.now();
+              try {
+                return { t0, pre: await before(req, ctx) };
+              } catch {
+                return { t0, pre: undefined };
+              }
+            },
+      ok: (req, ctx, res, started) => {
+        return audit(ok, new Call(req, ctx, res, undefined, started as Started));
+      },
+      failed: (req, ctx, err, started) => {
+        if (failed === undefined) return;
+        return audit(failed, new Call(req, ctx, undefined, err, started as Started));
+      },
+    };
+    return { ...route, observer };
   });
 }
 

@@ -1,7 +1,7 @@
 import { DomainError, forbidden, notFound, unauthenticated, validationError } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { ErrorRenderer } from "./problem.ts";
-import type { Authenticator, HttpRequest, HttpResponse, Principal, Route } from "./types.ts";
+import type { Authenticator, HttpRequest, HttpResponse, Principal, RequestContext, Route } from "./types.ts";
 
 /**
  * A route template, precompiled. Templates made of whole-segment parts (`/stores/{storeId}/check`)
@@ -97,7 +97,21 @@ export function createRouter(options: RouterOptions): Dispatch {
         const principal =
           c.route.access.kind === "public" ? undefined : await options.authenticator.authenticate(req);
         authorize(c.route, principal, params);
-        return await c.route.handler(req, { params, principal, log });
+        const ctx: RequestContext = { params, principal, log };
+        const o = c.route.observer;
+        if (o === undefined) return await c.route.handler(req, ctx);
+        let started = o.start(req, ctx);
+        if (started instanceof Promise) started = await started;
+        let res: HttpResponse;
+        try {
+          res = await c.route.handler(req, ctx);
+        } catch (err) {
+          await o.failed(req, ctx, err, started);
+          throw err;
+        }
+        const seen = o.ok(req, ctx, res, started);
+        if (seen !== undefined) await seen;
+        return res;
       }
       if (pathMatched)
         throw new DomainError("method_not_allowed", `Method ${req.method} is not allowed here.`);

@@ -72,4 +72,20 @@ export interface Route {
   readonly path: string;
   readonly access: Access;
   readonly handler: RouteHandler;
+  /** Told the handler's outcome by the router (the audit edge: src/audit/route-audit.ts). */
+  readonly observer?: RouteObserver;
+}
+
+/**
+ * What a cross-cutting concern (audit) hooks into a route instead of wrapping its handler: a
+ * wrapper costs every request a promise of its own, the router's `await` of the handler is there
+ * anyway. The router calls `start` once the caller is authorised, before the handler (awaiting it
+ * when it returns a promise), then `ok` or `failed` with the outcome and what `start` returned,
+ * before it answers (awaiting a promise they return). An observer never changes the outcome and
+ * must not throw.
+ */
+export interface RouteObserver {
+  start(req: HttpRequest, ctx: RequestContext): unknown;
+  ok(req: HttpRequest, ctx: RequestContext, res: HttpResponse, started: unknown): void | Promise<void>;
+  failed(req: HttpRequest, ctx: RequestContext, err: unknown, started: unknown): void | Promise<void>;
 }

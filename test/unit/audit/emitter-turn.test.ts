@@ -10,7 +10,7 @@ import { AuditEmitter } from "../../../src/audit/emitter.ts";
 import type { AuditEvent, AuditEventInput } from "../../../src/audit/events.ts";
 import { AuditMetrics } from "../../../src/audit/metrics.ts";
 import { auditedRoutes } from "../../../src/audit/route-audit.ts";
-import { json } from "../../../src/http/router.ts";
+import { createRouter, json } from "../../../src/http/router.ts";
 import type { HttpRequest, RequestContext } from "../../../src/http/types.ts";
 import { ManualClock } from "../../../src/shared/clock.ts";
 import { notFound } from "../../../src/shared/errors.ts";
@@ -170,9 +170,13 @@ describe("audit emitter batched by event-loop turn", () => {
       emitter,
       log,
     );
-    const res = await route!.handler(req, ctx);
-    expect(res.statusCode).toBe(200);
-    await expect(route!.handler({ ...req, body: "fail" }, ctx)).rejects.toMatchObject({ code: "not_found" });
+    const dispatch = createRouter({
+      routes: [route!],
+      authenticator: { authenticate: async () => ctx.principal },
+      renderError: (err) => json(404, { error: (err as { code: string }).code }),
+    });
+    expect((await dispatch(req, log)).statusCode).toBe(200);
+    expect((await dispatch({ ...req, body: "fail" }, log)).statusCode).toBe(404);
     expect(built).toBe(0);
     await endOfTurn();
     expect(built).toBe(2);

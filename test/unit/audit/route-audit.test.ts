@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AuditEventInput } from "../../../src/audit/events.ts";
 import { auditedRoutes, errorCode } from "../../../src/audit/route-audit.ts";
-import { json } from "../../../src/http/router.ts";
+import { createRouter, json } from "../../../src/http/router.ts";
 import type { HttpRequest, RequestContext, Route } from "../../../src/http/types.ts";
 import { notFound } from "../../../src/shared/errors.ts";
 import { createLogger } from "../../../src/shared/logger.ts";
@@ -18,8 +18,13 @@ const req: HttpRequest = {
 };
 const ctx: RequestContext = { params: {}, principal: { kind: "platform", credentialId: "admin-key" }, log };
 
+/**
+ * An audited route behind a router (the router tells the route's observer the outcome); `call`
+ * answers the response and the errors the router rendered.
+ */
 function setup(handler: Route["handler"], ok: () => unknown) {
   const emitted: AuditEventInput[] = [];
+  const rendered: unknown[] = [];
   const [route] = auditedRoutes(
     [{ method: "POST", path: "/x", access: { kind: "platform" }, handler }],
     [
@@ -40,12 +45,20 @@ function setup(handler: Route["handler"], ok: () => unknown) {
     { emit: (e) => emitted.push(e) },
     log,
   );
-  return { route: route!, emitted };
+  const dispatch = createRouter({
+    routes: [route!],
+    authenticator: { authenticate: async () => ctx.principal },
+    renderError: (err) => {
+      rendered.push(err);
+      return json(500, {});
+    },
+  });
+  return { emitted, rendered, call: () => dispatch(req, log) };
 }
 
 describe("auditedRoutes", () => {
   it("adds actor, request and latency to what the rule builds; leaves the response alone", async () => {
-    const { route, emitted } = setup(
+    const { call, emitted } = setup(
       async () => json(201, { id: "t1" }),
       () => ({
         type: "tenant.created",
@@ -55,7 +68,7 @@ describe("auditedRoutes", () => {
         decision: "success",
       }),
     );
-    const res = await route.handler(req, ctx);
+    const res = await call();
     expect(res.statusCode).toBe(201);
     expect(emitted).toEqual([
       expect.objectContaining({
@@ -67,51 +80,122 @@ describe("auditedRoutes", () => {
     ]);
   });
 
-  it("a failing handler emits the failure event and rethrows the same error", async () => {
+  it("a failing handler emits the failure event; the router renders the same error", async () => {
     const err = notFound("nope");
-    const { route, emitted } = setup(
+    const { call, emitted, rendered } = setup(
       async () => {
         throw err;
       },
       () => undefined,
     );
-    await expect(route.handler(req, ctx)).rejects.toBe(err);
+    expect((await call()).statusCode).toBe(500);
+    expect(rendered).toEqual([err]);
     expect(emitted.map((e) => [e.decision, e.reason])).toEqual([["failure", "not_found"]]);
   });
 
-  it("a handler that throws synchronously is audited and rejects like an async one", async () => {
+  it("a handler that throws synchronously is audited and fails like an async one", async () => {
     const err = notFound("sync");
-    const { route, emitted } = setup(
+    const { call, emitted, rendered } = setup(
       (() => {
         throw err;
       }) as unknown as Route["handler"],
       () => undefined,
     );
-    await expect(route.handler(req, ctx)).rejects.toBe(err);
+    expect((await call()).statusCode).toBe(500);
+    expect(rendered).toEqual([err]);
     expect(emitted.map((e) => [e.decision, e.reason])).toEqual([["failure", "not_found"]]);
   });
 
   it("a handler that returns a plain value (not a promise) is audited too", async () => {
-    const { route, emitted } = setup((() => json(200, { id: "t1" })) as unknown as Route["handler"], () => ({
+    const { call, emitted } = setup((() => json(200, { id: "t1" })) as unknown as Route["handler"], () => ({
       type: "tenant.created",
       tenant: "t1",
       resource: "tenant:t1",
       action: "create",
       decision: "success",
     }));
-    expect((await route.handler(req, ctx)).statusCode).toBe(200);
+    expect((await call()).statusCode).toBe(200);
+    expect(emitted).toHaveLength(1);
+  });
+
+  it("the answer waits for a rule that looks something up (the event is queued before the invocation's flush)", async () => {
+    const { call, emitted } = setup(
+      async () => json(200, {}),
+      () =>
+        new Promise((resolve) =>
+          setTimeout(
+            () =>
+              resolve({
+                type: "tenant.created",
+                tenant: "t1",
+                resource: "r",
+                action: "a",
+                decision: "success",
+              }),
+            5,
+          ),
+        ),
+    );
+    expect((await call()).statusCode).toBe(200);
     expect(emitted).toHaveLength(1);
   });
 
   it("a rule that throws never changes the response", async () => {
-    const { route, emitted } = setup(
+    const { call, emitted } = setup(
       async () => json(200, {}),
       () => {
         throw new Error("rule bug");
       },
     );
-    expect((await route.handler(req, ctx)).statusCode).toBe(200);
+    expect((await call()).statusCode).toBe(200);
     expect(emitted).toEqual([]);
+  });
+
+  it("a rule's `before` hook runs before the handler, and its result reaches the rule", async () => {
+    const order: string[] = [];
+    const seen: unknown[] = [];
+    const [route] = auditedRoutes(
+      [
+        {
+          method: "POST",
+          path: "/x",
+          access: { kind: "platform" },
+          handler: async () => {
+            order.push("handler");
+            return json(200, {});
+          },
+        },
+      ],
+      [
+        {
+          method: "POST",
+          path: "/x",
+          before: async () => {
+            await new Promise((r) => setTimeout(r, 5));
+            order.push("before");
+            return "owner-before-delete";
+          },
+          ok: (c) => {
+            seen.push(c.pre);
+            return undefined;
+          },
+        },
+      ],
+      { emit: () => {} },
+      log,
+    );
+    const dispatch = createRouter({
+      routes: [route!],
+      authenticator: { authenticate: async () => ctx.principal },
+      renderError: () => json(500, {}),
+    });
+    expect((await dispatch(req, log)).statusCode).toBe(200);
+    expect(order).toEqual(["before", "handler"]);
+    expect(seen).toEqual(["owner-before-delete"]);
+    // A route is audited once.
+    expect(() =>
+      auditedRoutes([route!], [{ method: "POST", path: "/x", ok: () => undefined }], { emit: () => {} }),
+    ).toThrow(/observed already/);
   });
 
   it("routes without a rule are returned unchanged", () => {
