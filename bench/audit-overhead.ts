@@ -22,7 +22,7 @@
  * order, and the overhead is the median over rounds of each round's loss against audit off in the
  * same round, so drift on the machine (two vCPUs shared with other jobs) hits every mode alike.
  *
- *   npx tsx bench/audit-overhead.ts [--quick]
+ *   npx tsx bench/audit-overhead.ts [--quick] [--http | --process]   (one section only)
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
@@ -418,9 +418,10 @@ function versusOff<S>(
 /** The overhead column: the median loss of throughput, its range in brackets. */
 const lossColumn = (c: ReturnType<typeof versusOff>) => `${pct(c.median)} [${pct(c.min)} – ${pct(c.max)}]`;
 
-export async function run(options: { quick?: boolean } = {}): Promise<void> {
-  await overHttp(options.quick ?? false);
-  await inProcess(options);
+/** Both sections, or one (`section`: `http`, `process`). */
+export async function run(options: { quick?: boolean; section?: "http" | "process" } = {}): Promise<void> {
+  if (options.section !== "process") await overHttp(options.quick ?? false);
+  if (options.section !== "http") await inProcess(options);
 }
 
 /**
@@ -609,5 +610,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     await serve(process.argv[3] as Served["name"], process.argv.includes("--quick"));
   else if (process.argv[2] === "--mode")
     await runMode(Number(process.argv[3]), process.argv[4]!, process.argv.includes("--quick"));
-  else await run({ quick: process.argv.includes("--quick") });
+  else {
+    const section = process.argv.includes("--http")
+      ? "http"
+      : process.argv.includes("--process")
+        ? "process"
+        : undefined;
+    await run({ quick: process.argv.includes("--quick"), ...(section ? { section } : {}) });
+  }
 }
