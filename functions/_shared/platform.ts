@@ -77,8 +77,9 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     ...(demo ? { demo } : {}),
     close: async () => {
       await server.close();
-      container.dynamodb?.destroy();
+      // The audit pipeline first: the last turn's events may still need the DynamoDB client.
       await container.audit.destroy();
+      container.dynamodb?.destroy();
     },
   };
 }

@@ -7,7 +7,7 @@
  * edge hands the emitter the work of building a request's events (`later`) instead of doing it
  * in the response path; at the end of the turn (`setImmediate`) the emitter runs the turn's work
  * and delivers its events in one batch. Doing the same work for many requests in a row, away from
- * the request path, costs about a third of doing it request by request (see docs/PERFORMANCE.md).
+ * the request path, costs about a third less than doing it request by request (docs/PERFORMANCE.md).
  */
 import type { HttpRequest, Principal } from "../http/types.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -124,7 +124,8 @@ export class AuditEmitter {
 
   /**
    * Runs `work` (which emits) later, at the end of this event-loop turn, when the emitter batches
-   * by turn (true); else returns false and the caller runs it. Its events are dated now.
+   * by turn (true); else returns false and the caller runs it. Its events are dated now (if it
+   * emits synchronously).
    */
   later(work: () => unknown): boolean {
     if (!this.byTurn || !this.enabled) return false;
@@ -155,21 +156,39 @@ export class AuditEmitter {
     for (let i = 0; i < work.length; i++) {
       this.#at = at[i]!;
       try {
-        // A promise (a rule that looks something up) emits when it settles, after this turn's
-        // delivery: `emit` schedules the next turn's.
-        void work[i]!();
+        const out = work[i]!();
+        // An asynchronous rule emits when it settles (dated then), after this turn's delivery:
+        // `emit` schedules the next turn's; `flush` waits for it.
+        if (out instanceof Promise) this.#settling(out);
       } catch (err) {
-        this.#d.metrics.add("AuditEmitErrors");
-        this.#d.log.error("audit event not built", { err });
+        this.#failed(err);
       }
     }
     this.#at = Number.NaN;
   }
 
-  /** Runs the queued work and delivers what is queued; never rejects. */
+  /** Asynchronous work still running (see `flush`). */
+  readonly #running = new Set<Promise<unknown>>();
+
+  #settling(p: Promise<unknown>): void {
+    const tracked = p.catch((err: unknown) => this.#failed(err));
+    this.#running.add(tracked);
+    void tracked.finally(() => this.#running.delete(tracked));
+  }
+
+  #failed(err: unknown): void {
+    this.#d.metrics.add("AuditEmitErrors");
+    this.#d.log.error("audit event not built", { err });
+  }
+
+  /**
+   * Runs the queued work, waits for the asynchronous rules among it (so their events are queued
+   * too) and delivers what is queued; never rejects.
+   */
   flush(options?: { readonly deadline?: number }): Promise<void> {
     this.#runLater();
-    return this.#d.bus.flush(options);
+    if (this.#running.size === 0) return this.#d.bus.flush(options);
+    return Promise.allSettled([...this.#running]).then(() => this.#d.bus.flush(options));
   }
 }
 

@@ -133,7 +133,7 @@ export function auditedRoutes(
     const emit = (build: AuditRule["ok"], c: Call): void | Promise<void> => {
       try {
         const out = build(c);
-        if (out instanceof Promise) return out.then((e) => send(c, e), fail);
+        if (out instanceof Promise) return out.then((e) => send(c, e)).catch(fail);
         send(c, out);
       } catch (err) {
         fail(err);

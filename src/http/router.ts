@@ -100,17 +100,31 @@ export function createRouter(options: RouterOptions): Dispatch {
         const ctx: RequestContext = { params, principal, log };
         const o = c.route.observer;
         if (o === undefined) return await c.route.handler(req, ctx);
-        let started = o.start(req, ctx);
-        if (started instanceof Promise) started = await started;
+        // An observer never changes the outcome: its failures are logged.
+        let started: unknown;
+        try {
+          started = o.start(req, ctx);
+          if (started instanceof Promise) started = await started;
+        } catch (err) {
+          log.error("route observer failed", { err, path: c.route.path });
+        }
         let res: HttpResponse;
         try {
           res = await c.route.handler(req, ctx);
         } catch (err) {
-          await o.failed(req, ctx, err, started);
+          try {
+            await o.failed(req, ctx, err, started);
+          } catch (observerErr) {
+            log.error("route observer failed", { err: observerErr, path: c.route.path });
+          }
           throw err;
         }
-        const seen = o.ok(req, ctx, res, started);
-        if (seen !== undefined) await seen;
+        try {
+          const seen = o.ok(req, ctx, res, started);
+          if (seen !== undefined) await seen;
+        } catch (err) {
+          log.error("route observer failed", { err, path: c.route.path });
+        }
         return res;
       }
       if (pathMatched)

@@ -81,8 +81,8 @@ export interface Route {
  * wrapper costs every request a promise of its own, the router's `await` of the handler is there
  * anyway. The router calls `start` once the caller is authorised, before the handler (awaiting it
  * when it returns a promise), then `ok` or `failed` with the outcome and what `start` returned,
- * before it answers (awaiting a promise they return). An observer never changes the outcome and
- * must not throw.
+ * before it answers (awaiting a promise they return). An observer never changes the outcome: the
+ * router logs what it throws.
  */
 export interface RouteObserver {
   start(req: HttpRequest, ctx: RequestContext): unknown;

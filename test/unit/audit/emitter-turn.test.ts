@@ -94,6 +94,19 @@ describe("audit emitter batched by event-loop turn", () => {
     expect(await stored()).toHaveLength(2);
   });
 
+  it("flush waits for asynchronous work (a rule that looks something up) and delivers its events; a failed one is counted", async () => {
+    const { emitter, metrics, stored } = setup();
+    emitter.later(() =>
+      new Promise((resolve) => setTimeout(resolve, 10)).then(() => emitter.emit(input("doc:looked-up"))),
+    );
+    emitter.later(() => Promise.reject(new Error("lookup failed")));
+    emitter.later(() => emitter.emit(input("doc:a")));
+    await emitter.flush();
+    expect((await stored()).map((e) => e.resource)).toEqual(["doc:a", "doc:looked-up"]);
+    expect(metrics.totals.AuditEmitErrors).toBe(1);
+    expect(emitter.pending).toBe(0);
+  });
+
   it("a turn holds at most 512 pieces of work: the 512th runs them all, delivery still waits for the turn's end", async () => {
     const { emitter, bus, store } = setup();
     for (let i = 0; i < 511; i++) emitter.later(() => emitter.emit(input(`doc:${i}`)));
