@@ -19,7 +19,7 @@ import type { AuditFilter, AuditStore } from "./ports.ts";
 const rfc3339 = z.iso.datetime({ offset: true });
 const text = z.string().min(1).max(512);
 
-const querySchema = z.object({
+const querySchema = z.strictObject({
   tenant: z.string().min(1).max(128).optional(),
   from: rfc3339.optional(),
   to: rfc3339.optional(),

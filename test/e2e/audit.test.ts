@@ -268,6 +268,10 @@ describe.each(["memory", "dynamodb"] as const)("audit end to end (store %s)", (s
     expect(
       (await call("GET", `/audit/v1/events?tenant=${ids.a}&decision=maybe`, { key: ADMIN })).status,
     ).toBe(400);
+    // An unknown parameter (the page size is `page_size`) is refused, not silently ignored.
+    const unknown = await call("GET", `/audit/v1/events?tenant=${ids.a}&limit=2`, { key: ADMIN });
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(unknown.body)).toContain("limit");
   });
 
   it("exports NDJSON with Accept: application/x-ndjson", async () => {
