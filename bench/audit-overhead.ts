@@ -1,7 +1,7 @@
 /**
  * Audit overhead on authorization checks, two ways in the same run.
  *
- * 1. Over HTTP (the figure the target is about): local platforms with audit emission off, on as
+ * 1. Over HTTP (the platform serving checks): local platforms with audit emission off, on as
  *    `npm start` runs it (in-process bus, memory audit store in a worker thread, events built and
  *    delivered once per event-loop turn), the same request by request, and on with the store in the
  *    request thread; access log off in all; the same warm mixed checks from 32 keep-alive
@@ -9,7 +9,8 @@
  *
  * 2. In process: the `authz` Lambda handler invoked with API Gateway events (the full path: parse,
  *    router, authentication, check, audit, flush middleware), sequential (one environment), with
- *    audit off, the two in-process-bus modes above, and the EventBridge bus (protocol-level
+ *    audit off, the in-process bus with the store in a worker or in the request thread (flushed in
+ *    each invocation, as a Lambda function does), and the EventBridge bus (protocol-level
  *    stand-in on 127.0.0.1, one `PutEvents` per invocation) flushed inside the invocation or after
  *    the response by the audit extension (as deployed; Lambda Extensions API stand-in
  *    test/support/lambda-runtime-standin.ts: each invocation is an INVOKE event plus the handler
