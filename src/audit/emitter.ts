@@ -83,7 +83,10 @@ export class AuditEmitter {
    */
   emit(input: AuditEventInput): void {
     if (!this.enabled) return;
-    if (this.byTurn && !this.#turnScheduled) this.#scheduleTurn();
+    // Batched by turn, an event emitted outside the turn's work (a sign-in, an asynchronous rule
+    // settling) joins the work: events then reach the bus in the order they happened, dated and
+    // numbered in that order (the worker store's ring takes them only so).
+    if (this.byTurn && Number.isNaN(this.#at) && this.later(() => this.emit(input))) return;
     try {
       const d = this.#d;
       const at = input.at;
@@ -158,7 +161,7 @@ export class AuditEmitter {
       try {
         const out = work[i]!();
         // An asynchronous rule emits when it settles (dated then), after this turn's delivery:
-        // `emit` schedules the next turn's; `flush` waits for it.
+        // `emit` queues it for the next turn; `flush` waits for it.
         if (out instanceof Promise) this.#settling(out);
       } catch (err) {
         this.#failed(err);
@@ -188,7 +191,15 @@ export class AuditEmitter {
   flush(options?: { readonly deadline?: number }): Promise<void> {
     this.#runLater();
     if (this.#running.size === 0) return this.#d.bus.flush(options);
-    return Promise.allSettled([...this.#running]).then(() => this.#d.bus.flush(options));
+    return this.#settled().then(() => this.#d.bus.flush(options));
+  }
+
+  /** Waits for the asynchronous work, running what it queued (its events join the turn's work). */
+  async #settled(): Promise<void> {
+    while (this.#running.size > 0) {
+      await Promise.allSettled([...this.#running]);
+      this.#runLater();
+    }
   }
 }
 

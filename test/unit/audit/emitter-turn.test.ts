@@ -107,6 +107,29 @@ describe("audit emitter batched by event-loop turn", () => {
     expect(emitter.pending).toBe(0);
   });
 
+  it("an event emitted outside the turn's work joins it: the bus gets the turn's events in the order they happened", async () => {
+    const { clock, emitter, bus } = setup();
+    const published: string[] = [];
+    const publish = bus.publish.bind(bus);
+    bus.publish = (e) => {
+      published.push(`${e.time} ${e.resource}`);
+      publish(e);
+    };
+    emitter.later(() => emitter.emit(input("doc:queued-first")));
+    clock.advance(5);
+    emitter.emit(input("doc:signed-in"));
+    clock.advance(5);
+    emitter.later(() => emitter.emit(input("doc:queued-last")));
+    expect(published).toEqual([]);
+    await endOfTurn();
+    const t = (ms: number) => new Date(T0 + ms).toISOString();
+    expect(published).toEqual([
+      `${t(0)} doc:queued-first`,
+      `${t(5)} doc:signed-in`,
+      `${t(10)} doc:queued-last`,
+    ]);
+  });
+
   it("a turn holds at most 512 pieces of work: the 512th runs them all, delivery still waits for the turn's end", async () => {
     const { emitter, bus, store } = setup();
     for (let i = 0; i < 511; i++) emitter.later(() => emitter.emit(input(`doc:${i}`)));
