@@ -110,6 +110,29 @@ async function viaStore(
   }
 }
 
+/** The options that take a value, and every option's spelling. */
+const VALUE_OPTIONS = ["--kid", "--kms-key-id", "--url"];
+const OPTIONS = [...VALUE_OPTIONS, "--force", "--json"];
+
+/**
+ * `--kid <value>` joined as `--kid=<value>` unless the value is one of the options: a kid is an RFC
+ * 7638 thumbprint in base64url, and one in 64 starts with a dash, which `parseArgs` refuses as
+ * ambiguous after an option.
+ */
+function joinValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const isOption = (x: string) => OPTIONS.some((o) => x === o || x.startsWith(`${o}=`));
+    if (VALUE_OPTIONS.includes(a) && next !== undefined && !isOption(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 /** Runs the keys CLI; returns the exit code (0 ok, 1 refused/failed, 2 usage). */
 export async function runKeysCli(argv: string[], io: CliIo = {}): Promise<number> {
   const env = io.env ?? process.env;
@@ -118,7 +141,7 @@ export async function runKeysCli(argv: string[], io: CliIo = {}): Promise<number
   let parsed: ReturnType<typeof parse>;
   const parse = () =>
     parseArgs({
-      args: argv,
+      args: joinValues(argv),
       allowPositionals: true,
       options: {
         force: { type: "boolean", default: false },

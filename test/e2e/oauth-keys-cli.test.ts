@@ -84,6 +84,14 @@ describe("keys CLI on DynamoDB + KMS", () => {
     );
   });
 
+  it("takes a kid that starts with a dash (one thumbprint in 64 does) as the value of --kid", async () => {
+    const r = await run(["retire", "--kid", "-8Rzq0hZ2tYxkYx1oE5m2HnSx3m8vQy0bQyVtq3lXwE"], env);
+    expect(r.err).not.toMatch(/ambiguous|usage/i);
+    expect(r.code).toBe(1);
+    // A missing value is still a usage error.
+    expect((await run(["retire", "--kid", "--force"], env)).code).toBe(2);
+  });
+
   it("adopts an existing KMS key as the next key", async () => {
     const c = createKmsClient({ endpoint: kms.url });
     const key = await c.send(
