@@ -49,12 +49,14 @@ export class AuditEmitter {
   /** Time of the work being run (its events' time), NaN outside. */
   #at = Number.NaN;
   #turnScheduled = false;
-  /** The end of a turn: its work run and its events delivered (synchronously if the bus can). */
+  /**
+   * The end of a turn: its work run and its events delivered (the in-process bus's `flush`
+   * delivers synchronously when it can).
+   */
   readonly #endTurn = () => {
     try {
       this.#runLater();
-      const bus = this.#d.bus;
-      if (!bus.flushSync?.()) void bus.flush();
+      void this.#d.bus.flush();
     } finally {
       // Not before: the work's own emits must not schedule another turn.
       this.#turnScheduled = false;
