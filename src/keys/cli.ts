@@ -110,22 +110,33 @@ async function viaStore(
   }
 }
 
-/** The options that take a value, and every option's spelling. */
-const VALUE_OPTIONS = ["--kid", "--kms-key-id", "--url"];
-const OPTIONS = [...VALUE_OPTIONS, "--force", "--json"];
+/** The CLI's options (`parseArgs`). */
+const OPTIONS = {
+  force: { type: "boolean", default: false },
+  kid: { type: "string" },
+  "kms-key-id": { type: "string" },
+  json: { type: "boolean", default: false },
+  url: { type: "string" },
+} as const;
+
+/** Whether `arg` is one of the options, as `--name` or `--name=value`. */
+const isOption = (arg: string): boolean =>
+  Object.keys(OPTIONS).some((o) => arg === `--${o}` || arg.startsWith(`--${o}=`));
 
 /**
- * `--kid <value>` joined as `--kid=<value>` unless the value is one of the options: a kid is an RFC
- * 7638 thumbprint in base64url, and one in 64 starts with a dash, which `parseArgs` refuses as
- * ambiguous after an option.
+ * `--kid <value>` (any option taking a value) joined as `--kid=<value>` unless the value is one of
+ * the options: a kid is an RFC 7638 thumbprint in base64url, and one in 64 starts with a dash, which
+ * `parseArgs` refuses as ambiguous after an option.
  */
 function joinValues(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = argv[i + 1];
-    const isOption = (x: string) => OPTIONS.some((o) => x === o || x.startsWith(`${o}=`));
-    if (VALUE_OPTIONS.includes(a) && next !== undefined && !isOption(next)) {
+    const name = a.slice(2);
+    const option =
+      a.startsWith("--") && Object.hasOwn(OPTIONS, name) ? OPTIONS[name as keyof typeof OPTIONS] : undefined;
+    if (option?.type === "string" && next !== undefined && !isOption(next)) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);
@@ -143,13 +154,7 @@ export async function runKeysCli(argv: string[], io: CliIo = {}): Promise<number
     parseArgs({
       args: joinValues(argv),
       allowPositionals: true,
-      options: {
-        force: { type: "boolean", default: false },
-        kid: { type: "string" },
-        "kms-key-id": { type: "string" },
-        json: { type: "boolean", default: false },
-        url: { type: "string" },
-      },
+      options: OPTIONS,
     });
   try {
     parsed = parse();
