@@ -10,12 +10,13 @@ import { AuditEmitter } from "../../../src/audit/emitter.ts";
 import type { AuditEvent, AuditEventInput } from "../../../src/audit/events.ts";
 import { AuditMetrics } from "../../../src/audit/metrics.ts";
 import { auditedRoutes } from "../../../src/audit/route-audit.ts";
-import { createRouter, json } from "../../../src/http/router.ts";
+import { json } from "../../../src/http/router.ts";
 import type { HttpRequest, RequestContext } from "../../../src/http/types.ts";
 import { ManualClock } from "../../../src/shared/clock.ts";
 import { notFound } from "../../../src/shared/errors.ts";
 import { ulidGenerator } from "../../../src/shared/ids.ts";
 import { createLogger } from "../../../src/shared/logger.ts";
+import { routerOf } from "../../support/router.ts";
 
 const log = createLogger({ level: "silent" });
 const T0 = Date.UTC(2026, 10, 30, 12);
@@ -206,13 +207,10 @@ describe("audit emitter batched by event-loop turn", () => {
       emitter,
       log,
     );
-    const dispatch = createRouter({
-      routes: [route!],
-      authenticator: { authenticate: async () => ctx.principal },
-      renderError: (err) => json(404, { error: (err as { code: string }).code }),
-    });
+    const { dispatch, rendered } = routerOf(route!, ctx.principal);
     expect((await dispatch(req, log)).statusCode).toBe(200);
-    expect((await dispatch({ ...req, body: "fail" }, log)).statusCode).toBe(404);
+    expect((await dispatch({ ...req, body: "fail" }, log)).statusCode).toBe(500);
+    expect(rendered).toEqual([expect.objectContaining({ code: "not_found" })]);
     expect(built).toBe(0);
     await endOfTurn();
     expect(built).toBe(2);

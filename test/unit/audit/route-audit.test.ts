@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { AuditEventInput } from "../../../src/audit/events.ts";
 import { auditedRoutes, errorCode } from "../../../src/audit/route-audit.ts";
-import { createRouter, json } from "../../../src/http/router.ts";
+import { json } from "../../../src/http/router.ts";
 import type { HttpRequest, RequestContext, Route } from "../../../src/http/types.ts";
 import { notFound } from "../../../src/shared/errors.ts";
 import { createLogger } from "../../../src/shared/logger.ts";
+import { routerOf } from "../../support/router.ts";
 
 const log = createLogger({ level: "silent" });
 const req: HttpRequest = {
@@ -24,7 +25,6 @@ const ctx: RequestContext = { params: {}, principal: { kind: "platform", credent
  */
 function setup(handler: Route["handler"], ok: () => unknown) {
   const emitted: AuditEventInput[] = [];
-  const rendered: unknown[] = [];
   const [route] = auditedRoutes(
     [{ method: "POST", path: "/x", access: { kind: "platform" }, handler }],
     [
@@ -45,14 +45,7 @@ function setup(handler: Route["handler"], ok: () => unknown) {
     { emit: (e) => emitted.push(e) },
     log,
   );
-  const dispatch = createRouter({
-    routes: [route!],
-    authenticator: { authenticate: async () => ctx.principal },
-    renderError: (err) => {
-      rendered.push(err);
-      return json(500, {});
-    },
-  });
+  const { dispatch, rendered } = routerOf(route!, ctx.principal);
   return { emitted, rendered, call: () => dispatch(req, log) };
 }
 
@@ -184,11 +177,7 @@ describe("auditedRoutes", () => {
       { emit: () => {} },
       log,
     );
-    const dispatch = createRouter({
-      routes: [route!],
-      authenticator: { authenticate: async () => ctx.principal },
-      renderError: () => json(500, {}),
-    });
+    const { dispatch } = routerOf(route!, ctx.principal);
     expect((await dispatch(req, log)).statusCode).toBe(200);
     expect(order).toEqual(["before", "handler"]);
     expect(seen).toEqual(["owner-before-delete"]);

@@ -3,10 +3,11 @@
  * lets one change the response.
  */
 import { describe, expect, it } from "vitest";
-import { createRouter, json } from "../../../src/http/router.ts";
+import { json } from "../../../src/http/router.ts";
 import type { HttpRequest, Route, RouteObserver } from "../../../src/http/types.ts";
 import { notFound } from "../../../src/shared/errors.ts";
 import { createLogger } from "../../../src/shared/logger.ts";
+import { routerOf } from "../../support/router.ts";
 
 const req: HttpRequest = {
   method: "POST",
@@ -21,7 +22,6 @@ const req: HttpRequest = {
 function setup(observer: RouteObserver, fail = false) {
   const lines: string[] = [];
   const log = createLogger({ level: "error", write: (l: string) => lines.push(l) });
-  const rendered: unknown[] = [];
   const err = notFound("no such x");
   const route: Route = {
     method: "POST",
@@ -33,14 +33,7 @@ function setup(observer: RouteObserver, fail = false) {
     },
     observer,
   };
-  const dispatch = createRouter({
-    routes: [route],
-    authenticator: { authenticate: async () => undefined },
-    renderError: (e) => {
-      rendered.push(e);
-      return json(404, {});
-    },
-  });
+  const { dispatch, rendered } = routerOf(route);
   return { call: () => dispatch(req, log), rendered, err, lines };
 }
 
@@ -65,7 +58,7 @@ describe("route observers", () => {
       },
       true,
     );
-    expect((await failing.call()).statusCode).toBe(404);
+    expect((await failing.call()).statusCode).toBe(500);
     expect(seen).toEqual([
       ["ok", 200, "s1"],
       ["failed", failing.err, "s2"],
@@ -85,7 +78,7 @@ describe("route observers", () => {
       { start: () => 0, ok: () => {}, failed: async () => Promise.reject(new Error("x")) },
       true,
     );
-    expect((await c.call()).statusCode).toBe(404);
+    expect((await c.call()).statusCode).toBe(500);
     expect(c.rendered).toEqual([c.err]);
     expect(c.lines.some((l) => l.includes("route observer failed"))).toBe(true);
   });
