@@ -1,7 +1,8 @@
 /**
  * Lambda entry of the audit writer: the target of the EventBridge rule on
  * `source = portcullis.audit` (one event per invocation), and of the SQS event source mappings
- * (disabled until a redrive) on the spill queue and on the store dead-letter queue. Stores into the
+ * (disabled until a redrive) on the spill queue and on the store dead-letter queue (which also keeps
+ * the audit forwarder's failed payloads). Stores into the
  * `audit` table, idempotent by event id; a store failure fails the invocation so it is retried
  * (Lambda's asynchronous retries, then the store dead-letter queue; an SQS batch returns to its queue).
  * Reads only `PORTCULLIS_TABLE_PREFIX`, `PORTCULLIS_AUDIT_RETENTION_DAYS`, `PORTCULLIS_LOG_LEVEL`
@@ -9,6 +10,7 @@
  */
 import middy from "@middy/core";
 import { DynamoDbAuditStore } from "../src/audit/adapters/dynamodb.ts";
+import { auditEventsOf, decodeLogsEvent, isCloudWatchLogsEvent } from "../src/audit/forwarder.ts";
 import { type BusEvent, createAuditWriter, type SqsRedriveEvent } from "../src/audit/writer.ts";
 import { systemClock } from "../src/shared/clock.ts";
 import { createDynamoDbClient } from "../src/shared/dynamodb.ts";
@@ -37,19 +39,37 @@ const write = createAuditWriter({ store, log });
  * Redrive bodies in the shape the writer reads (`{"reason", "event"}`). Spill messages already are;
  * the store dead-letter queue holds whole EventBridge events (the rule's DeadLetterConfig and the
  * writer's own asynchronous DeadLetterConfig both keep the event as sent), whose `detail` is the
- * audit event. Anything else passes through and is rejected (logged, counted) by the writer.
+ * audit event, and the audit forwarder's payloads (its asynchronous DeadLetterConfig keeps the
+ * CloudWatch Logs event as sent), one body per audit line. Anything else passes through and is
+ * rejected (logged, counted) by the writer.
  */
 export function redriveBodies(e: SqsRedriveEvent): SqsRedriveEvent {
   return {
-    Records: e.Records.map((r) => {
+    Records: e.Records.flatMap((r) => {
+      let m: { event?: unknown; detail?: unknown } | undefined;
       try {
-        const m = JSON.parse(r.body) as { event?: unknown; detail?: unknown };
-        if (m && typeof m === "object" && m.event === undefined && m.detail !== undefined)
-          return { body: JSON.stringify({ reason: "dead-letter", event: m.detail }) };
+        m = JSON.parse(r.body) as typeof m;
       } catch {
-        // not JSON: left to the writer, which rejects it
+        return [r]; // not JSON: left to the writer, which rejects it
       }
-      return r;
+      if (!m || typeof m !== "object" || m.event !== undefined) return [r];
+      if (m.detail !== undefined)
+        return [{ body: JSON.stringify({ reason: "dead-letter", event: m.detail }) }];
+      if (!isCloudWatchLogsEvent(m)) return [r];
+      try {
+        const payload = decodeLogsEvent(m);
+        const { events, rejected } = auditEventsOf(payload);
+        for (const x of rejected)
+          log.error("audit line rejected", {
+            logGroup: payload.logGroup,
+            logStream: payload.logStream,
+            logEventId: x.logEventId,
+            why: x.why,
+          });
+        return events.map((event) => ({ body: JSON.stringify({ reason: "dead-letter", event }) }));
+      } catch {
+        return [r];
+      }
     }),
   };
 }

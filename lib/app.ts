@@ -100,6 +100,7 @@ export const buildApp = (
       functions: options.functions ?? FUNCTIONS,
       bus: audit.bus,
       spillQueue: audit.spillQueue,
+      forwarder: audit.forwarder.function,
       ...(issuer === undefined ? {} : { issuer }),
       crossRegionReferences: sharedIssuerFromPrimary,
     });

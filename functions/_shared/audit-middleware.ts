@@ -66,29 +66,33 @@ export async function flushAuditUntil(
       ++round < MAX_FLUSH_ROUNDS &&
       (deadline === undefined || Date.now() < deadline)
     );
-    if (options.emf) {
-      const line = emitter.metrics.takeEmf(Date.now(), options.dimensions ?? {});
-      if (line) (options.write ?? ((l: string) => process.stdout.write(l)))(`${line}\n`);
-    }
+    if (options.emf) writeEmf(options);
   } catch (err) {
     options.log.error("audit flush failed", { err });
   }
+}
+
+/** Writes the window's audit metrics as one EMF line, if anything moved. */
+function writeEmf(options: AuditFlushOptions): void {
+  const line = options.emitter.metrics.takeEmf(Date.now(), options.dimensions ?? {});
+  if (line) (options.write ?? ((l: string) => process.stdout.write(l)))(`${line}\n`);
 }
 
 const DONE: Promise<void> = Promise.resolve();
 
 /** Flushes the emitter within the invocation's remaining time; resolves in every case. */
 export function flushAudit(options: AuditFlushOptions, context: Context | undefined): Promise<void> {
-  if (!options.emf) {
-    // Batched by event-loop turn (a long-running server): the emitter delivers at the turn's end.
-    if (options.emitter.byTurn) return DONE;
-    // The in-process bus delivers synchronously: no promise per request.
-    try {
-      if (options.emitter.bus.flushSync?.()) return DONE;
-    } catch (err) {
-      options.log.error("audit flush failed", { err });
+  // Batched by event-loop turn (a long-running server): the emitter delivers at the turn's end.
+  if (options.emitter.byTurn && !options.emf) return DONE;
+  // The in-process and log-line buses deliver synchronously: no promise per request.
+  try {
+    if (options.emitter.flushSync()) {
+      if (options.emf) writeEmf(options);
       return DONE;
     }
+  } catch (err) {
+    options.log.error("audit flush failed", { err });
+    return DONE;
   }
   const remaining =
     typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : undefined;

@@ -65,3 +65,14 @@ export const auditDeliveryStreamName = (config: PortcullisConfig): string =>
 
 /** Name of the SNS topic of each region's alarms. */
 export const alarmTopicName = (config: PortcullisConfig): string => `portcullis-${config.stage}-alarms`;
+
+/**
+ * Log group of an API function (`spec.id`): a deterministic name under one prefix, so the audit
+ * forwarder's permission can name the log groups CloudWatch Logs may invoke it for.
+ */
+export const functionLogGroupName = (config: PortcullisConfig, id: string): string =>
+  `${functionLogGroupPrefix(config)}${id}`;
+
+/** Prefix of the API functions' log group names. */
+export const functionLogGroupPrefix = (config: PortcullisConfig): string =>
+  `/portcullis/${config.stage}/functions/`;

@@ -39,7 +39,16 @@ export interface AuditConfig {
   readonly sinkExpirationDays: number | undefined;
   /** `AuditEventLag` (max, ms) above which the lag alarm fires. @default 30000 */
   readonly lagAlarmMs: number;
+  /**
+   * How emitting functions hand events to the bus: `log` (audit lines in their log groups, put on the
+   * bus by the audit forwarder; a write per invocation) or `eventbridge` (a `PutEvents` per
+   * invocation, after the response). @default "log"
+   */
+  readonly transport: AuditTransport;
 }
+
+export const AUDIT_TRANSPORTS = ["log", "eventbridge"] as const;
+export type AuditTransport = (typeof AUDIT_TRANSPORTS)[number];
 
 export interface PortcullisConfig {
   /** Deployment stage, e.g. `dev` or `prod`; part of every stack and resource name. @default "dev" */
@@ -143,7 +152,7 @@ const RETENTIONS = new Set<number>(
  * Context keys: `stage`, `tablePrefix`, `regions` (comma-separated), `primaryRegion` (default: first
  * of `regions`), `account`, `contributorInsights`, `logRetentionDays`, `issuer`, `apiAudience`,
  * `signer`, `apiRateLimit`, `apiBurstLimit`, `auditRetentionDays`, `auditArchiveRetentionDays`,
- * `auditSinkGlacierDays`, `auditSinkExpirationDays`, `auditLagAlarmMs`, `alarmEmail`. The account falls back to `PORTCULLIS_ACCOUNT`, then `CDK_DEFAULT_ACCOUNT`.
+ * `auditSinkGlacierDays`, `auditSinkExpirationDays`, `auditLagAlarmMs`, `auditTransport`, `alarmEmail`. The account falls back to `PORTCULLIS_ACCOUNT`, then `CDK_DEFAULT_ACCOUNT`.
  *
  * @example resolveConfig({ context: (k) => app.node.tryGetContext(k), env: process.env })
  */
@@ -243,5 +252,15 @@ const resolveAudit = (context: ContextReader): AuditConfig => {
     );
   }
   const lagAlarmMs = positiveInt(context("auditLagAlarmMs"), "auditLagAlarmMs") ?? 30_000;
-  return { retentionDays, archiveRetentionDays, sinkGlacierDays, sinkExpirationDays, lagAlarmMs };
+  const transport = str(context("auditTransport"), "auditTransport") ?? "log";
+  if (!(AUDIT_TRANSPORTS as readonly unknown[]).includes(transport))
+    throw new ConfigError(`auditTransport must be one of ${AUDIT_TRANSPORTS.join(", ")}`);
+  return {
+    retentionDays,
+    archiveRetentionDays,
+    sinkGlacierDays,
+    sinkExpirationDays,
+    lagAlarmMs,
+    transport: transport as AuditTransport,
+  };
 };

@@ -59,6 +59,8 @@ export interface ApiFunctionProps {
   readonly environment: Readonly<Record<string, string>>;
   /** Log retention of the function's log group. */
   readonly logRetention: RetentionDays;
+  /** Name of the function's log group. @default - generated */
+  readonly logGroupName?: string;
   /** @default 512 */
   readonly memorySize?: number;
   /** @default Duration.seconds(10) */
@@ -90,7 +92,10 @@ export class ApiFunction extends Construct {
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
     super(scope, id);
 
-    this.logGroup = new LogGroup(this, "Logs", { retention: props.logRetention });
+    this.logGroup = new LogGroup(this, "Logs", {
+      retention: props.logRetention,
+      ...(props.logGroupName === undefined ? {} : { logGroupName: props.logGroupName }),
+    });
     // Own role instead of AWSLambdaBasicExecutionRole: logs only to this function's log group.
     this.role =
       props.roleName === undefined

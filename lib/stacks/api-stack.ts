@@ -10,15 +10,19 @@ import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import type { IEventBus } from "aws-cdk-lib/aws-events";
-import { LogGroup } from "aws-cdk-lib/aws-logs";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { FilterPattern, LogGroup, SubscriptionFilter } from "aws-cdk-lib/aws-logs";
+import { LambdaDestination } from "aws-cdk-lib/aws-logs-destinations";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { AUDIT_LINE_FILTER_PATTERN } from "../../src/audit/adapters/log-lines.ts";
 import { TABLES, type TableId, tableName } from "../../src/shared/tables.ts";
 import { type FunctionSpec, parseRouteKey, rotatesKeys, validateFunctions } from "../config/functions.ts";
 import {
   adminKeySecretName,
   eventBusName,
+  functionLogGroupName,
   httpApiName,
   keyAdminRoleName,
   signerRoleName,
@@ -34,6 +38,11 @@ export interface ApiStackProps extends StackProps {
   readonly functions: readonly FunctionSpec[];
   /** This region's audit bus. */
   readonly bus: IEventBus;
+  /**
+   * This region's audit forwarder (Audit stack): with the `log` transport, a subscription filter on
+   * each emitting function's log group sends it the audit lines.
+   */
+  readonly forwarder: IFunction;
   /**
    * This region's audit spill queue (Audit stack): functions that emit events send what the bus
    * does not take there (`PORTCULLIS_AUDIT_DLQ_URL`).
@@ -63,6 +72,20 @@ export const signerEnvironment = (config: PortcullisConfig, region: string): Rec
     ...(others.length > 0 ? { PORTCULLIS_KMS_REPLICA_REGIONS: others.join(",") } : {}),
   };
 };
+
+/**
+ * How a function emits audit events (src/audit/settings.ts). With the `log` transport, emitters write
+ * audit lines (the CloudWatch Logs subscription filter hands them to the forwarder), synchronously in
+ * the invocation, no extension needed; with `eventbridge` they flush after the response (Lambda
+ * extension, functions/_shared/audit-extension.ts; in-invocation if it cannot register). Functions
+ * that emit nothing have nothing to flush, so no extension.
+ */
+export const auditEnvironment = (config: PortcullisConfig, emitsEvents: boolean): Record<string, string> =>
+  !emitsEvents
+    ? { PORTCULLIS_AUDIT_FLUSH: "in-invocation" }
+    : config.audit.transport === "log"
+      ? { PORTCULLIS_AUDIT_BUS: "log", PORTCULLIS_AUDIT_FLUSH: "in-invocation" }
+      : { PORTCULLIS_AUDIT_BUS: "eventbridge", PORTCULLIS_AUDIT_FLUSH: "after-response" };
 
 /** Access log line: one JSON object per request, no request bodies or tokens. */
 const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
@@ -121,6 +144,7 @@ export class ApiStack extends Stack {
       ...signerEnvironment(config, this.region),
     };
 
+    const logTransport = config.audit.transport === "log";
     const functions = new Map<string, ApiFunction>();
     const peers = config.regions.filter((r) => r !== this.region);
     for (const spec of props.functions) {
@@ -134,6 +158,7 @@ export class ApiStack extends Stack {
         entry: spec.entry,
         description: `Portcullis ${config.stage} ${spec.id}: ${spec.routes.join(", ")}`,
         logRetention: config.logRetention,
+        logGroupName: functionLogGroupName(config, spec.id),
         ...(spec.memorySize === undefined ? {} : { memorySize: spec.memorySize }),
         ...(spec.timeoutSeconds === undefined ? {} : { timeout: Duration.seconds(spec.timeoutSeconds) }),
         // The KMS principals live in the Keys stack with their KMS grants (lib/stacks/keys-stack.ts).
@@ -149,9 +174,7 @@ export class ApiStack extends Stack {
           ...(authenticates ? { PORTCULLIS_ADMIN_KEY_SECRET_ARN: adminKeySecret.secretArn } : {}),
           ...(readsPeers ? { PORTCULLIS_AUTHZ_PEER_REGIONS: peers.join(",") } : {}),
           ...(spec.emitsEvents ? { PORTCULLIS_AUDIT_DLQ_URL: props.spillQueue.queueUrl } : {}),
-          // Emitters flush after the response (Lambda extension, functions/_shared/audit-extension.ts;
-          // in-invocation if it cannot register); the others have nothing to flush, so no extension.
-          PORTCULLIS_AUDIT_FLUSH: spec.emitsEvents ? "after-response" : "in-invocation",
+          ...auditEnvironment(config, spec.emitsEvents ?? false),
         },
       });
 
@@ -165,8 +188,15 @@ export class ApiStack extends Stack {
       }
       if (authenticates) fn.grantSecretRead(adminKeySecret);
       if (spec.emitsEvents) {
-        fn.grantPutEvents(props.bus);
         fn.grantSendMessages(props.spillQueue);
+        if (logTransport)
+          new SubscriptionFilter(fn, "AuditLines", {
+            logGroup: fn.logGroup,
+            destination: new LambdaDestination(props.forwarder, { addPermissions: false }),
+            filterPattern: FilterPattern.literal(AUDIT_LINE_FILTER_PATTERN),
+            filterName: "portcullis-audit-lines",
+          });
+        else fn.grantPutEvents(props.bus);
       }
 
       const integration = new HttpLambdaIntegration(`${spec.id}-integration`, fn.function);

@@ -2,12 +2,17 @@
  * Audit stack (every region): the audit pipeline behind the EventBridge bus (docs/AUDIT.md).
  *
  * ```
- * emitters ──PutEvents──▶ bus ──StoreRule──▶ audit writer ──PutItem──▶ audit table
+ *           ┌─ `log` transport (default): audit lines ──▶ function log groups ──subscription──▶ audit forwarder ─┐
+ * emitters ─┤                                                   (a payload it cannot settle ──▶ store DLQ) │
+ *    │      └─ `eventbridge` transport ─────────────────────────────────────────────────────────────────────┤ PutEvents
+ *    │                     ┌─────────────────────────────────────────────────────────────────────────────────┘
+ *    │                     ▼
+ *    │                    bus ──StoreRule──▶ audit writer ──PutItem──▶ audit table
  *    │                     │       └─ failed delivery / function errors ──▶ store DLQ ─┐
  *    │                     ├──SinkRule──▶ Firehose ──▶ S3 (long-term, Glacier)       │ disabled event
  *    │                     │       └─ failed delivery ──▶ sink DLQ                    │ source mappings
  *    │                     └──archive (replay)                                        │ (enable = redrive)
- *    └─ spill (bus refused) ──▶ spill queue ──────────────────────────────────────────┴──▶ audit writer
+ *    └─ spill (bus refused; the forwarder's too) ──▶ spill queue ─────────────────────┴──▶ audit writer
  * ```
  *
  * - Two rules with the same pattern, one target each, so an archive replay can be aimed at one of
@@ -67,6 +72,7 @@ import {
   auditSpillQueueName,
   auditStoreDlqName,
   eventBusName,
+  functionLogGroupPrefix,
 } from "../config/names.ts";
 import type { PortcullisConfig } from "../config/stage.ts";
 import { ApiFunction } from "../constructs/api-function.ts";
@@ -75,7 +81,12 @@ import { ApiFunction } from "../constructs/api-function.ts";
 export const AUDIT_EVENT_SOURCE = "portcullis.audit";
 
 /** Audit metrics the stack alarms on when their sum is above zero (src/audit/metrics.ts). */
-export const AUDIT_COUNT_ALARMS = ["AuditEventsSpilled", "AuditSpillFailures", "AuditEmitErrors"] as const;
+export const AUDIT_COUNT_ALARMS = [
+  "AuditEventsSpilled",
+  "AuditSpillFailures",
+  "AuditEmitErrors",
+  "AuditEventsRejected",
+] as const;
 
 /** EventBridge retry policy of both rule targets: EventBridge's maximum, then the target's DLQ. */
 export const RULE_RETRY = { retryAttempts: 185, maxEventAge: Duration.hours(24) } as const;
@@ -83,6 +94,9 @@ export const RULE_RETRY = { retryAttempts: 185, maxEventAge: Duration.hours(24) 
 /** Writer timeout; the redrive queues' visibility timeout is six times it (Lambda's guidance). */
 const WRITER_TIMEOUT = Duration.seconds(30);
 const REDRIVE_VISIBILITY = Duration.seconds(WRITER_TIMEOUT.toSeconds() * 6);
+
+/** Forwarder timeout: a payload's `PutEvents` batches, their retries, then spills. */
+const FORWARDER_TIMEOUT = Duration.seconds(60);
 
 /** Firehose buffering of the S3 sink: the largest objects, at most 15 minutes late. */
 const SINK_BUFFER = { intervalInSeconds: 900, sizeInMBs: 128 } as const;
@@ -124,6 +138,8 @@ export class AuditStack extends Stack {
   /** Dead-letter queue of the sink rule. */
   readonly sinkDlq: IQueue;
   readonly writer: ApiFunction;
+  /** Puts the audit lines of the function logs on the bus (the `log` transport). */
+  readonly forwarder: ApiFunction;
   readonly storeRule: Rule;
   readonly sinkRule: Rule;
   readonly archive: Archive;
@@ -192,6 +208,38 @@ export class AuditStack extends Stack {
     // Conditional PutItem only (src/audit/adapters/dynamodb.ts): no reads, no updates, no indexes.
     writer.grantPutItem(auditTable, tableName(config.tablePrefix, "audit"));
     this.writer = writer;
+
+    // ── Audit forwarder (the `log` transport) ─────────────────────────────────────────────────
+    // CloudWatch Logs subscription filters on the API functions' log groups (lib/stacks/api-stack.ts)
+    // invoke it asynchronously with their audit lines; it puts the events on the bus, spilling what
+    // the bus refuses. A payload it cannot settle is retried by Lambda, then kept in the store DLQ,
+    // whose redrive (the writer) decodes it too.
+    const forwarder = new ApiFunction(this, "AuditForwarder", {
+      entry: "functions/audit-forwarder.ts",
+      description: `Portcullis ${config.stage} audit forwarder: audit lines of the function logs onto the audit bus`,
+      logRetention: config.logRetention,
+      timeout: FORWARDER_TIMEOUT,
+      environment: {
+        PORTCULLIS_REGION: this.region,
+        PORTCULLIS_EVENT_BUS: eventBusName(config),
+        PORTCULLIS_AUDIT_DLQ_URL: spillQueue.queueUrl,
+      },
+      async: { retryAttempts: 2, maxEventAge: Duration.hours(6), deadLetterQueue: storeDlq },
+    });
+    forwarder.grantPutEvents(bus);
+    forwarder.grantSendMessages(spillQueue);
+    // Only for the API functions' log groups of this account and region (deterministic names).
+    forwarder.function.addPermission("LogsInvoke", {
+      principal: new ServicePrincipal("logs.amazonaws.com"),
+      sourceAccount: this.account,
+      sourceArn: this.formatArn({
+        service: "logs",
+        resource: "log-group",
+        resourceName: `${functionLogGroupPrefix(config)}*:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    });
+    this.forwarder = forwarder;
 
     // Redrive: one mapping per queue, created disabled. Enabling one drains the queue into the
     // writer (idempotent by event id); disable it again when the queue is empty (docs/DEPLOY.md).
@@ -414,6 +462,16 @@ export class AuditStack extends Stack {
       config.audit.lagAlarmMs,
       2,
     );
+    alarm(
+      "Rejected",
+      auditMetric("AuditEventsRejected", Stats.SUM),
+      "The audit forwarder found audit lines it could not read (truncated or invalid): see its log for where they are",
+    );
+    alarm(
+      "ForwarderErrors",
+      forwarder.function.metricErrors({ statistic: Stats.SUM, period: Duration.minutes(5) }),
+      "The audit forwarder failed (it is retried, then the payload is dead-lettered to the store DLQ)",
+    );
     const depth = (q: Queue) =>
       q.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, period: Duration.minutes(5) });
     alarm("SpillQueueDepth", depth(spillQueue), "Spilled audit events are waiting: redrive them");
@@ -461,6 +519,7 @@ export class AuditStack extends Stack {
     new CfnOutput(this, "ArchiveName", { value: this.archive.archiveName });
     new CfnOutput(this, "SinkBucketName", { value: sinkBucket.bucketName });
     new CfnOutput(this, "WriterFunctionName", { value: writer.function.functionName });
+    new CfnOutput(this, "ForwarderFunctionName", { value: forwarder.function.functionName });
     new CfnOutput(this, "SpillRedriveMappingId", { value: spillRedrive.eventSourceMappingId });
     new CfnOutput(this, "StoreDlqRedriveMappingId", { value: storeRedrive.eventSourceMappingId });
     new CfnOutput(this, "AlarmTopicArn", { value: this.alarmTopic.topicArn });

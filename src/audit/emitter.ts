@@ -196,6 +196,15 @@ export class AuditEmitter {
     return this.#settled().then(() => this.#d.bus.flush(options));
   }
 
+  /**
+   * `flush` without a promise: runs the queued work; true when no asynchronous work is running and
+   * the bus delivered what is queued synchronously (in-process, log lines), else the caller flushes.
+   */
+  flushSync(): boolean {
+    this.#runLater();
+    return this.#running.size === 0 && (this.#d.bus.flushSync?.() ?? false);
+  }
+
   /** Waits for the asynchronous work, running what it queued (its events join the turn's work). */
   async #settled(): Promise<void> {
     while (this.#running.size > 0) {

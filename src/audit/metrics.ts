@@ -1,7 +1,9 @@
 /**
  * Operator counters of the audit pipeline, written as CloudWatch embedded metric format (EMF) lines
- * once per flush: decisions allowed/denied, events emitted/delivered, failed entries, retries,
- * spills, spill failures and the lag from event time to delivery. Alarms on `AuditEventsSpilled`
+ * once per flush: decisions allowed/denied, events emitted/delivered (put on the EventBridge bus, or
+ * stored by the in-process bus), logged (written as audit lines by the log bus), rejected (audit
+ * lines the forwarder could not read), failed entries, retries, spills, spill failures and the lag
+ * from event time to delivery. Alarms on `AuditEventsSpilled`
  * and `AuditSpillFailures` live in the CDK app.
  */
 export const AUDIT_METRIC_NAMES = [
@@ -9,6 +11,8 @@ export const AUDIT_METRIC_NAMES = [
   "DecisionsDenied",
   "AuditEventsEmitted",
   "AuditEventsDelivered",
+  "AuditEventsLogged",
+  "AuditEventsRejected",
   "AuditEntriesFailed",
   "AuditRetries",
   "AuditEventsSpilled",

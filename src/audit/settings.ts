@@ -3,18 +3,18 @@
  *
  * | variable | meaning | default |
  * |---|---|---|
- * | `PORTCULLIS_AUDIT_BUS` | `in-process` (local store), `eventbridge`, `off` | `eventbridge` with DynamoDB in AWS, else `in-process` |
+ * | `PORTCULLIS_AUDIT_BUS` | `in-process` (local store), `eventbridge` (`PutEvents` from the function), `log` (audit lines on standard output, forwarded to EventBridge by a CloudWatch Logs subscription: src/audit/adapters/log-lines.ts), `off` | `eventbridge` with DynamoDB in AWS, else `in-process` (the CDK app sets `log` or `eventbridge`) |
  * | `PORTCULLIS_AUDIT_EVENT_BUS` | EventBridge bus name or ARN (else `PORTCULLIS_EVENT_BUS`, set by the CDK app) | `default` |
  * | `PORTCULLIS_AUDIT_DLQ_URL` | SQS queue URL of undeliverable events | – (log only, counted) |
  * | `PORTCULLIS_AUDIT_RETENTION_DAYS` | days events are kept in the audit table (TTL) | 365 |
- * | `PORTCULLIS_AUDIT_EMF` | write EMF metric lines at the end of each invocation | `true` with `eventbridge` |
+ * | `PORTCULLIS_AUDIT_EMF` | write EMF metric lines at the end of each invocation | `true` with `eventbridge` and `log` |
  * | `PORTCULLIS_AUDIT_FLUSH` | `after-response` (in Lambda: an internal extension flushes after the response is sent, falling back to `in-invocation` if it cannot register), `in-invocation` (middy `after`/`onError`, before the response), `end-of-turn` (a long-running server: the events of an event-loop turn's requests are built and delivered in one batch after their responses; `in-invocation` in Lambda) | `end-of-turn` in `npm start` (startLocalPlatform); `after-response` with `eventbridge`, else `in-invocation` |
  * | `PORTCULLIS_AUDIT_LOCAL_STORE` | where the memory audit store runs: `worker` (a worker thread fed through shared memory, off the request thread) or `in-thread` | `worker` in `npm start` (startLocalPlatform), else `in-thread` |
  * | `PORTCULLIS_EVENTBRIDGE_ENDPOINT`, `PORTCULLIS_SQS_ENDPOINT` | endpoint overrides (tests' stand-ins) | – |
  */
 import { z } from "zod";
 
-export type AuditBusKind = "in-process" | "eventbridge" | "off";
+export type AuditBusKind = "in-process" | "eventbridge" | "log" | "off";
 
 /**
  * When an invocation's events are flushed (functions/_shared/audit-extension.ts): after the response
@@ -39,7 +39,7 @@ export interface AuditSettings {
 }
 
 const schema = z.object({
-  PORTCULLIS_AUDIT_BUS: z.enum(["in-process", "eventbridge", "off"]).optional(),
+  PORTCULLIS_AUDIT_BUS: z.enum(["in-process", "eventbridge", "log", "off"]).optional(),
   PORTCULLIS_AUDIT_EVENT_BUS: z.string().min(1).max(1600).optional(),
   PORTCULLIS_EVENT_BUS: z.string().min(1).max(1600).optional(),
   PORTCULLIS_AUDIT_DLQ_URL: z.url().optional(),
@@ -69,7 +69,7 @@ export function auditSettingsFromEnv(
     eventBusName: e.PORTCULLIS_AUDIT_EVENT_BUS ?? e.PORTCULLIS_EVENT_BUS ?? "default",
     ...(e.PORTCULLIS_AUDIT_DLQ_URL ? { deadLetterQueueUrl: e.PORTCULLIS_AUDIT_DLQ_URL } : {}),
     retentionDays: e.PORTCULLIS_AUDIT_RETENTION_DAYS,
-    emf: e.PORTCULLIS_AUDIT_EMF ? e.PORTCULLIS_AUDIT_EMF === "true" : bus === "eventbridge",
+    emf: e.PORTCULLIS_AUDIT_EMF ? e.PORTCULLIS_AUDIT_EMF === "true" : bus === "eventbridge" || bus === "log",
     flush: flushMode(e.PORTCULLIS_AUDIT_FLUSH, bus, env.AWS_LAMBDA_RUNTIME_API !== undefined),
     localStore: e.PORTCULLIS_AUDIT_LOCAL_STORE,
     ...(e.PORTCULLIS_EVENTBRIDGE_ENDPOINT ? { eventBridgeEndpoint: e.PORTCULLIS_EVENTBRIDGE_ENDPOINT } : {}),

@@ -1,7 +1,7 @@
 /**
  * Wires the audit pipeline from its settings: the store (memory or the DynamoDB `audit` table),
- * the bus (in-process into that store, or EventBridge with the SQS dead-letter queue) and the
- * emitter. The composition used by functions/_shared/container.ts.
+ * the bus (in-process into that store; EventBridge, or audit lines on standard output for the
+ * forwarder, each with the SQS dead-letter queue) and the emitter. The composition used by functions/_shared/container.ts.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Clock } from "../shared/clock.ts";
@@ -10,6 +10,7 @@ import type { Logger } from "../shared/logger.ts";
 import { DynamoDbAuditStore } from "./adapters/dynamodb.ts";
 import { createEventBridgeClient, type DeadLetterSink, EventBridgeEventBus } from "./adapters/eventbridge.ts";
 import { InProcessEventBus } from "./adapters/in-process.ts";
+import { LogLineEventBus } from "./adapters/log-lines.ts";
 import { MemoryAuditStore } from "./adapters/memory.ts";
 import { createSqsClient, SqsDeadLetters } from "./adapters/sqs.ts";
 import { WorkerAuditStore } from "./adapters/worker-store.ts";
@@ -37,6 +38,8 @@ export interface AuditDeps {
   readonly region: string;
   /** The DynamoDB client and audit table name, when the platform store is DynamoDB. */
   readonly dynamodb?: { readonly client: DynamoDBClient; readonly table: string };
+  /** Where the `log` bus writes its lines. @default process.stdout.write */
+  readonly writeLine?: (chunk: string) => void;
 }
 
 /** Dead letters when no queue is configured: every event is logged in full and counted as not spilled. */
@@ -46,6 +49,50 @@ const logOnly = (log: Logger): DeadLetterSink => ({
     return [...events];
   },
 });
+
+/** What the EventBridge bus and the dead letters are built from; `destroyers` collects SDK clients. */
+export interface TransportDeps {
+  readonly settings: Pick<
+    AuditSettings,
+    "eventBusName" | "deadLetterQueueUrl" | "eventBridgeEndpoint" | "sqsEndpoint"
+  >;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** `local`: the SDK's default region. */
+  readonly region: string;
+  readonly metrics: AuditMetrics;
+  readonly destroyers: (() => void)[];
+}
+
+const sdkRegion = (region: string) => (region !== "local" ? { region } : {});
+
+/** The spill queue (SQS) when configured, else the log (counted as not spilled). */
+export function deadLettersOf(t: TransportDeps): DeadLetterSink {
+  if (!t.settings.deadLetterQueueUrl) return logOnly(t.log);
+  const sqs = createSqsClient({
+    ...sdkRegion(t.region),
+    ...(t.settings.sqsEndpoint ? { endpoint: t.settings.sqsEndpoint } : {}),
+  });
+  t.destroyers.push(() => sqs.destroy());
+  return new SqsDeadLetters(sqs, t.settings.deadLetterQueueUrl);
+}
+
+/** The EventBridge bus with its dead letters (the emitters' `eventbridge` bus, the forwarder's). */
+export function eventBridgeBus(t: TransportDeps): EventBridgeEventBus {
+  const client = createEventBridgeClient({
+    ...sdkRegion(t.region),
+    ...(t.settings.eventBridgeEndpoint ? { endpoint: t.settings.eventBridgeEndpoint } : {}),
+  });
+  t.destroyers.push(() => client.destroy());
+  return new EventBridgeEventBus({
+    client,
+    eventBusName: t.settings.eventBusName,
+    deadLetters: deadLettersOf(t),
+    metrics: t.metrics,
+    log: t.log,
+    clock: t.clock,
+  });
+}
 
 export function createAudit(settings: AuditSettings, d: AuditDeps): Audit {
   const metrics = new AuditMetrics();
@@ -58,34 +105,18 @@ export function createAudit(settings: AuditSettings, d: AuditDeps): Audit {
       ? new WorkerAuditStore({ retentionDays: settings.retentionDays, clock: d.clock, log: d.log })
       : new MemoryAuditStore({ retentionDays: settings.retentionDays, clock: d.clock });
   const destroyers: (() => void)[] = [];
-  let bus: EventBus;
-  if (settings.bus === "eventbridge") {
-    const region = d.region !== "local" ? d.region : undefined;
-    const client = createEventBridgeClient({
-      ...(region ? { region } : {}),
-      ...(settings.eventBridgeEndpoint ? { endpoint: settings.eventBridgeEndpoint } : {}),
-    });
-    destroyers.push(() => client.destroy());
-    let deadLetters = logOnly(d.log);
-    if (settings.deadLetterQueueUrl) {
-      const sqs = createSqsClient({
-        ...(region ? { region } : {}),
-        ...(settings.sqsEndpoint ? { endpoint: settings.sqsEndpoint } : {}),
-      });
-      destroyers.push(() => sqs.destroy());
-      deadLetters = new SqsDeadLetters(sqs, settings.deadLetterQueueUrl);
-    }
-    bus = new EventBridgeEventBus({
-      client,
-      eventBusName: settings.eventBusName,
-      deadLetters,
-      metrics,
-      log: d.log,
-      clock: d.clock,
-    });
-  } else {
-    bus = new InProcessEventBus({ store, metrics, log: d.log });
-  }
+  const transport = { settings, log: d.log, clock: d.clock, region: d.region, metrics, destroyers };
+  const bus: EventBus =
+    settings.bus === "eventbridge"
+      ? eventBridgeBus(transport)
+      : settings.bus === "log"
+        ? new LogLineEventBus({
+            deadLetters: deadLettersOf(transport),
+            metrics,
+            log: d.log,
+            ...(d.writeLine ? { write: d.writeLine } : {}),
+          })
+        : new InProcessEventBus({ store, metrics, log: d.log });
   const emitter = new AuditEmitter({
     bus,
     clock: d.clock,

@@ -6,6 +6,7 @@
  * cdk-nag. Synthesized in-process like stacks.test.ts (no bundling).
  */
 
+import { gzipSync } from "node:zlib";
 import type { CfnResource } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import type { Context } from "aws-lambda";
@@ -17,17 +18,26 @@ import { createContainer } from "../../functions/_shared/container.ts";
 import { createHandlers } from "../../functions/_shared/handlers.ts";
 import { redriveBodies } from "../../functions/audit-writer.ts";
 import { FUNCTIONS, type FunctionSpec } from "../../lib/config/functions.ts";
-import { auditArchiveName, auditSpillQueueName, eventBusName } from "../../lib/config/names.ts";
+import {
+  auditArchiveName,
+  auditSpillQueueName,
+  eventBusName,
+  functionLogGroupName,
+  functionLogGroupPrefix,
+} from "../../lib/config/names.ts";
 import { AUDIT_COUNT_ALARMS, AUDIT_EVENT_SOURCE, type AuditStack } from "../../lib/stacks/audit-stack.ts";
 import { AUDIT_SOURCE } from "../../src/audit/adapters/eventbridge.ts";
+import { AUDIT_LINE_FILTER_PATTERN } from "../../src/audit/adapters/log-lines.ts";
 import { AUDIT_METRIC_NAMES, AUDIT_NAMESPACE } from "../../src/audit/metrics.ts";
 import { tableName } from "../../src/shared/tables.ts";
+import { checkEventAt } from "../support/audit-events.ts";
 import { apiEvent, bearer, lambdaContext } from "../support/events.ts";
 import {
   acknowledgements,
   actionsOf,
   asArray,
   environmentOf,
+  flat,
   functionStatements,
   type Json,
   type Resource,
@@ -76,6 +86,8 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
     return {
       writer: logicalId(s, s.writer.function),
       writerRole: logicalId(s, s.writer.role),
+      forwarder: logicalId(s, s.forwarder.function),
+      forwarderRole: logicalId(s, s.forwarder.role),
       spill: logicalId(s, s.spillQueue),
       storeDlq: logicalId(s, s.storeDlq),
       sinkDlq: logicalId(s, s.sinkDlq),
@@ -108,9 +120,56 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
       synth.config.logRetention,
     );
     const invoke = Object.values(resources(stack(), "AWS::Lambda::EventInvokeConfig"));
-    expect(invoke.map((r) => r.Properties)).toEqual([
-      expect.objectContaining({ FunctionName: ref(ids().writer), MaximumRetryAttempts: 2 }),
+    expect(invoke.map((r) => r.Properties)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ FunctionName: ref(ids().writer), MaximumRetryAttempts: 2 }),
+      ]),
+    );
+  });
+
+  it("forwarder: the audit-forwarder entry, its env, async retries into the store DLQ; CloudWatch Logs may invoke it for the function log groups only", () => {
+    const t = template(stack());
+    const p = t.Resources[ids().forwarder]!.Properties!;
+    expect(p).toMatchObject({
+      Runtime: "nodejs22.x",
+      Handler: "index.handler",
+      Timeout: 60,
+      DeadLetterConfig: { TargetArn: arnOf(ids().storeDlq) },
+    });
+    expect((p.Environment as { Variables: Json }).Variables).toEqual({
+      NODE_OPTIONS: "--enable-source-maps",
+      PORTCULLIS_REGION: region,
+      PORTCULLIS_EVENT_BUS: eventBusName(synth.config),
+      PORTCULLIS_AUDIT_DLQ_URL: ref(ids().spill),
+    });
+    expect(
+      Object.values(resources(stack(), "AWS::Lambda::EventInvokeConfig")).map((r) => r.Properties),
+    ).toContainEqual(
+      expect.objectContaining({ FunctionName: ref(ids().forwarder), MaximumRetryAttempts: 2 }),
+    );
+    const permissions = Object.values(resources(stack(), "AWS::Lambda::Permission"))
+      .map((r) => r.Properties!)
+      .filter((x) => JSON.stringify(x.FunctionName).includes(ids().forwarder));
+    expect(permissions).toEqual([
+      expect.objectContaining({ Action: "lambda:InvokeFunction", Principal: "logs.amazonaws.com" }),
     ]);
+    const sourceArn = flat(permissions[0]!.SourceArn);
+    expect(sourceArn).toContain(`:log-group:${functionLogGroupPrefix(synth.config)}*:*`);
+    expect(sourceArn).toContain(`:logs:${region}:`);
+    expect(permissions[0]!.SourceAccount).toBeDefined();
+    // IAM: PutEvents on this bus, SendMessage on the spill queue; no table, no other bus.
+    const statements = roleStatements(stack(), ids().forwarderRole);
+    const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
+    expect([...services].sort()).toEqual(["events", "logs", "sqs", "xray"]);
+    for (const st of statements) {
+      const actions = actionsOf(st);
+      if (actions.includes("events:PutEvents")) expect(st.Resource).toEqual(arnOf(ids().bus));
+      // The spill queue, and the store DLQ (Lambda's DeadLetterConfig sends as the function).
+      if (actions.some((a) => a.startsWith("sqs:"))) {
+        expect(actions).toEqual(["sqs:SendMessage"]);
+        expect([arnOf(ids().spill), arnOf(ids().storeDlq)]).toContainEqual(st.Resource);
+      }
+    }
   });
 
   it("writer IAM: PutItem on the audit table only; consume of the two redrive queues; nothing else", () => {
@@ -310,7 +369,7 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
     expect(mappings).toHaveLength(2);
   });
 
-  it("emitting functions send to this region's spill queue (SendMessage only), know its URL, flush after the response", () => {
+  it("emitting functions write audit lines (log transport), send to this region's spill queue (SendMessage only), know its URL", () => {
     // Same-region references: outputs the Audit stack publishes, read by name (Fn::GetStackOutput).
     const outputs = template(stack()).Outputs;
     const published = (value: unknown) =>
@@ -331,8 +390,9 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
       const sqs = functionStatements(synth.stacks, region, spec).filter((s) =>
         actionsOf(s).some((a) => a.startsWith("sqs:")),
       );
-      // Emitters flush after the response through the audit extension; the others never register it.
-      expect(env.PORTCULLIS_AUDIT_FLUSH, spec.id).toBe(spec.emitsEvents ? "after-response" : "in-invocation");
+      // Audit lines are written in the invocation; no function registers the audit extension.
+      expect(env.PORTCULLIS_AUDIT_FLUSH, spec.id).toBe("in-invocation");
+      expect(env.PORTCULLIS_AUDIT_BUS, spec.id).toBe(spec.emitsEvents ? "log" : undefined);
       if (spec.emitsEvents) {
         expect(env.PORTCULLIS_AUDIT_DLQ_URL, spec.id).toEqual(fromAudit(urlOutput!));
         expect(sqs.flatMap(actionsOf), spec.id).toEqual(["sqs:SendMessage"]);
@@ -342,6 +402,39 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
         expect(sqs, spec.id).toEqual([]);
       }
     }
+  });
+
+  it("log transport: each emitting function's log group (named under the forwarder's permission prefix) has a subscription filter on audit lines to this region's forwarder; no other has one", () => {
+    const api = synth.stacks.regions.get(region)!.api;
+    const apiResources = Template.fromStack(api).toJSON().Resources as Record<string, Resource>;
+    const filters = Object.values(resources(api, "AWS::Logs::SubscriptionFilter")).map((f) => f.Properties!);
+    const forwarderArn = Object.entries(template(stack()).Outputs).find(
+      ([name, o]) =>
+        name.startsWith("PublishOutput") &&
+        JSON.stringify(o.Value) === JSON.stringify(arnOf(ids().forwarder)),
+    )?.[0];
+    expect(forwarderArn).toBeDefined();
+    for (const spec of FUNCTIONS as readonly FunctionSpec[]) {
+      const fn = api.functions.get(spec.id)!;
+      const groupId = api.getLogicalId(fn.logGroup.node.defaultChild as CfnResource);
+      const name = apiResources[groupId]!.Properties!.LogGroupName as string;
+      expect(name).toBe(functionLogGroupName(synth.config, spec.id));
+      expect(name.startsWith(functionLogGroupPrefix(synth.config))).toBe(true);
+      const mine = filters.filter((f) => JSON.stringify(f.LogGroupName) === JSON.stringify(ref(groupId)));
+      expect(mine, spec.id).toHaveLength(spec.emitsEvents ? 1 : 0);
+      if (spec.emitsEvents)
+        expect(mine[0]).toEqual({
+          LogGroupName: ref(groupId),
+          FilterPattern: AUDIT_LINE_FILTER_PATTERN,
+          FilterName: "portcullis-audit-lines",
+          DestinationArn: {
+            "Fn::GetStackOutput": { StackName: stack().stackName, Region: region, OutputName: forwarderArn },
+          },
+        });
+    }
+    expect(filters).toHaveLength((FUNCTIONS as readonly FunctionSpec[]).filter((f) => f.emitsEvents).length);
+    // The forwarder's own log group is never subscribed (it would forward its own failures).
+    expect(resources(stack(), "AWS::Logs::SubscriptionFilter")).toEqual({});
   });
 
   it("alarms: every audit counter, the lag, the queues, the writer, the sink; all notify the topic", () => {
@@ -378,13 +471,19 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
     );
     for (const a of depth)
       expect(a).toMatchObject({ Threshold: 0, ComparisonOperator: "GreaterThanThreshold" });
-    expect(on("AWS/Lambda", "Errors")).toEqual([
-      expect.objectContaining({
-        Dimensions: [{ Name: "FunctionName", Value: ref(ids().writer) }],
-        Threshold: 0,
-        Statistic: "Sum",
-      }),
-    ]);
+    const errors = on("AWS/Lambda", "Errors");
+    expect(errors).toHaveLength(2);
+    expect(errors).toEqual(
+      expect.arrayContaining(
+        [ids().writer, ids().forwarder].map((id) =>
+          expect.objectContaining({
+            Dimensions: [{ Name: "FunctionName", Value: ref(id) }],
+            Threshold: 0,
+            Statistic: "Sum",
+          }),
+        ),
+      ),
+    );
     expect(on("AWS/Events", "InvocationsFailedToBeSentToDlq")).toHaveLength(2);
     expect(on("AWS/Firehose", "DeliveryToS3.DataFreshness")).toHaveLength(1);
   });
@@ -483,6 +582,27 @@ describe("audit stack: configuration", () => {
   });
 });
 
+describe("audit stack: the eventbridge transport", () => {
+  it("emitters put events on the bus themselves, after the response; no subscription filter", () => {
+    const custom = synthesize({ stage: "test", regions: "eu-west-1", auditTransport: "eventbridge" });
+    try {
+      const api = custom.stacks.regions.get("eu-west-1")!.api;
+      for (const spec of FUNCTIONS as readonly FunctionSpec[]) {
+        const env = environmentOf(custom.stacks, "eu-west-1", spec);
+        const actions = functionStatements(custom.stacks, "eu-west-1", spec).flatMap(actionsOf);
+        expect(actions.includes("events:PutEvents"), spec.id).toBe(spec.emitsEvents ?? false);
+        expect(env.PORTCULLIS_AUDIT_FLUSH, spec.id).toBe(
+          spec.emitsEvents ? "after-response" : "in-invocation",
+        );
+        expect(env.PORTCULLIS_AUDIT_BUS, spec.id).toBe(spec.emitsEvents ? "eventbridge" : undefined);
+      }
+      expect(resources(api, "AWS::Logs::SubscriptionFilter")).toEqual({});
+    } finally {
+      custom.dispose();
+    }
+  });
+});
+
 describe("alarm dimensions match what the handlers emit", () => {
   it("the EMF line of an emitting handler carries exactly the dimension set the alarms use", async () => {
     const config = configFromEnv(
@@ -552,5 +672,29 @@ describe("redrive message shapes (functions/audit-writer.ts)", () => {
     expect(out.Records[0]!.body).toBe(spill);
     expect(JSON.parse(out.Records[1]!.body)).toEqual({ reason: "dead-letter", event });
     expect(out.Records[2]!.body).toBe("not json");
+  });
+
+  it("expands a dead-lettered forwarder payload (CloudWatch Logs event) into one message per audit line", () => {
+    const [a, b] = [checkEventAt("t1", 1, Date.UTC(2099, 0)), checkEventAt("t1", 2, Date.UTC(2099, 0))];
+    const line = (e: unknown) => `{"portcullis_audit":1,"event":${JSON.stringify(e)}}`;
+    const payload = {
+      messageType: "DATA_MESSAGE",
+      logGroup: "/portcullis/test/functions/authz",
+      logStream: "s",
+      subscriptionFilters: ["portcullis-audit-lines"],
+      logEvents: [
+        { id: "1", timestamp: 0, message: `${line(a)}\n` },
+        { id: "2", timestamp: 0, message: `${line(b)}\n` },
+        { id: "3", timestamp: 0, message: line(b).slice(0, 40) }, // truncated: rejected, logged
+      ],
+    };
+    const body = JSON.stringify({ awslogs: { data: gzipSync(JSON.stringify(payload)).toString("base64") } });
+    const spill = JSON.stringify({ reason: "bus refused", event });
+    const out = redriveBodies({ Records: [{ body }, { body: spill }] });
+    expect(out.Records.map((r) => JSON.parse(r.body) as unknown)).toEqual([
+      { reason: "dead-letter", event: a },
+      { reason: "dead-letter", event: b },
+      { reason: "bus refused", event },
+    ]);
   });
 });

@@ -33,6 +33,7 @@ describe("resolveConfig", () => {
       sinkGlacierDays: 90,
       sinkExpirationDays: undefined,
       lagAlarmMs: 30_000,
+      transport: "log",
     });
     expect(config.alarmEmail).toBeUndefined();
   });
@@ -44,6 +45,7 @@ describe("resolveConfig", () => {
       auditSinkGlacierDays: "30",
       auditSinkExpirationDays: "2555",
       auditLagAlarmMs: "10000",
+      auditTransport: "eventbridge",
       alarmEmail: "oncall@example.com",
     });
     expect(config.audit).toEqual({
@@ -52,6 +54,7 @@ describe("resolveConfig", () => {
       sinkGlacierDays: 30,
       sinkExpirationDays: 2555,
       lagAlarmMs: 10_000,
+      transport: "eventbridge",
     });
     expect(config.alarmEmail).toBe("oncall@example.com");
   });
@@ -113,6 +116,7 @@ describe("resolveConfig", () => {
     [{ auditRetentionDays: "0" }, /positive integer/],
     [{ auditSinkGlacierDays: "90", auditSinkExpirationDays: "90" }, /greater than auditSinkGlacierDays/],
     [{ alarmEmail: "not-an-address" }, /alarmEmail/],
+    [{ auditTransport: "kinesis" }, /auditTransport must be one of log, eventbridge/],
   ])("rejects %j", (context, message) => {
     expect(() => fromContext(context)).toThrow(ConfigError);
     expect(() => fromContext(context)).toThrow(message);

@@ -45,6 +45,23 @@ describe("audit settings", () => {
     expect(() => flush({ PORTCULLIS_AUDIT_FLUSH: "later" })).toThrow(/PORTCULLIS_AUDIT_FLUSH/);
   });
 
+  it("log: audit lines written in the invocation, with EMF metrics", () => {
+    expect(auditSettingsFromEnv({ PORTCULLIS_AUDIT_BUS: "log" }, { store: "dynamodb" })).toMatchObject({
+      bus: "log",
+      emf: true,
+      flush: "in-invocation",
+    });
+    expect(
+      auditSettingsFromEnv(
+        { PORTCULLIS_AUDIT_BUS: "log", PORTCULLIS_AUDIT_EMF: "false" },
+        { store: "memory" },
+      ).emf,
+    ).toBe(false);
+    expect(() => auditSettingsFromEnv({ PORTCULLIS_AUDIT_BUS: "stdout" }, { store: "memory" })).toThrow(
+      /PORTCULLIS_AUDIT_BUS/,
+    );
+  });
+
   it("local store: in the request thread unless a worker is asked for", () => {
     const local = (env: NodeJS.ProcessEnv) => auditSettingsFromEnv(env, { store: "memory" }).localStore;
     expect(local({})).toBe("in-thread");

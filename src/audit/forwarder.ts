@@ -1,0 +1,156 @@
+/**
+ * The audit forwarder: the destination of the CloudWatch Logs subscription filter on the log
+ * groups of the functions that emit audit events as log lines (src/audit/adapters/log-lines.ts).
+ * CloudWatch Logs invokes it with `{"awslogs": {"data": <base64 of gzip of JSON>}}`, the JSON being
+ * `{messageType, owner, logGroup, logStream, subscriptionFilters, logEvents: [{id, timestamp,
+ * message}]}` (a `CONTROL_MESSAGE` checks that the destination is reachable and carries nothing).
+ * Each audit line is validated against the event schema and put on the EventBridge bus
+ * (`EventBridgeEventBus`: batches of 10, retries of failed entries, spill to SQS). Lines that are
+ * not audit lines are skipped (the filter pattern selects audit lines; a robust reader does not rely
+ * on it); an audit line that cannot be read (truncated, invalid) is rejected: logged with where it
+ * is in the log group (never its content) and counted (`AuditEventsRejected`, alarmed).
+ *
+ * If events could be neither delivered nor spilled, the invocation fails, so Lambda retries the
+ * whole payload (asynchronous invocation: two retries, then the dead-letter queue, whose redrive
+ * decodes the same payload: functions/audit-writer.ts). Redelivery is harmless: the audit writer
+ * is idempotent by event id.
+ */
+import { gunzipSync } from "node:zlib";
+import type { Logger } from "../shared/logger.ts";
+import { AUDIT_LINE_MARKER, AUDIT_LINE_VERSION } from "./adapters/log-lines.ts";
+import { type AuditEvent, auditEventSchema } from "./events.ts";
+import type { AuditMetrics } from "./metrics.ts";
+import type { EventBus } from "./ports.ts";
+
+/** The event CloudWatch Logs invokes a subscription's Lambda destination with. */
+export interface CloudWatchLogsEvent {
+  readonly awslogs: { readonly data: string };
+}
+
+/** The decoded payload of a {@link CloudWatchLogsEvent}. */
+export interface LogsPayload {
+  readonly messageType: string;
+  readonly logGroup?: string;
+  readonly logStream?: string;
+  readonly logEvents: readonly {
+    readonly id?: string;
+    readonly timestamp?: number;
+    readonly message: string;
+  }[];
+}
+
+/** Largest decompressed payload read (a subscription delivers at most ~1 MB compressed). */
+const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+/** Whether `input` has the shape of a subscription delivery. */
+export const isCloudWatchLogsEvent = (input: unknown): input is CloudWatchLogsEvent =>
+  typeof input === "object" &&
+  input !== null &&
+  typeof (input as { awslogs?: { data?: unknown } }).awslogs?.data === "string";
+
+/** Decodes a subscription delivery; throws on anything that is not one. */
+export function decodeLogsEvent(input: CloudWatchLogsEvent): LogsPayload {
+  const json = gunzipSync(Buffer.from(input.awslogs.data, "base64"), {
+    maxOutputLength: MAX_PAYLOAD_BYTES,
+  }).toString("utf8");
+  const p = JSON.parse(json) as Partial<LogsPayload> | null;
+  if (!p || typeof p.messageType !== "string" || !Array.isArray(p.logEvents))
+    throw new Error("not a CloudWatch Logs subscription payload");
+  return p as LogsPayload;
+}
+
+export interface AuditLines {
+  readonly events: AuditEvent[];
+  /** Audit lines that could not be read: where they are (log event id), and why. */
+  readonly rejected: { readonly logEventId: string | undefined; readonly why: string }[];
+  /** Lines that are not audit lines. */
+  readonly skipped: number;
+}
+
+const MARKER = `{"${AUDIT_LINE_MARKER}":`;
+
+/** The audit events of a payload's log events (one line each; several lines per message read too). */
+export function auditEventsOf(payload: LogsPayload): AuditLines {
+  const events: AuditEvent[] = [];
+  const rejected: AuditLines["rejected"][number][] = [];
+  let skipped = 0;
+  for (const le of payload.logEvents) {
+    const message = typeof le?.message === "string" ? le.message : "";
+    for (const raw of message.split("\n")) {
+      const line = raw.trim();
+      if (line === "") continue;
+      if (!line.startsWith(MARKER)) {
+        skipped++;
+        continue;
+      }
+      const logEventId = typeof le.id === "string" ? le.id : undefined;
+      let parsed: { [AUDIT_LINE_MARKER]?: unknown; event?: unknown };
+      try {
+        parsed = JSON.parse(line) as typeof parsed;
+      } catch {
+        rejected.push({ logEventId, why: "not JSON (truncated?)" });
+        continue;
+      }
+      if (parsed[AUDIT_LINE_MARKER] !== AUDIT_LINE_VERSION) {
+        rejected.push({ logEventId, why: `unknown line version ${String(parsed[AUDIT_LINE_MARKER])}` });
+        continue;
+      }
+      const r = auditEventSchema.safeParse(parsed.event);
+      if (r.success) events.push(r.data);
+      else
+        rejected.push({
+          logEventId,
+          why: r.error.issues
+            .slice(0, 5)
+            .map((i) => `${i.path.join(".")}: ${i.message}`)
+            .join("; "),
+        });
+    }
+  }
+  return { events, rejected, skipped };
+}
+
+export interface ForwardResult {
+  readonly forwarded: number;
+  readonly rejected: number;
+  readonly skipped: number;
+}
+
+export function createAuditForwarder(deps: {
+  readonly bus: EventBus;
+  readonly metrics: AuditMetrics;
+  readonly log: Logger;
+}): (input: unknown, options?: { readonly deadline?: number }) => Promise<ForwardResult> {
+  const { bus, metrics, log } = deps;
+  return async (input, options = {}) => {
+    let payload: LogsPayload;
+    try {
+      if (!isCloudWatchLogsEvent(input)) throw new Error("no awslogs.data");
+      payload = decodeLogsEvent(input);
+    } catch (err) {
+      // Not from CloudWatch Logs: nothing to retry, nothing to forward.
+      metrics.add("AuditEventsRejected");
+      log.error("audit forwarder input rejected", { why: (err as Error).message });
+      return { forwarded: 0, rejected: 1, skipped: 0 };
+    }
+    if (payload.messageType !== "DATA_MESSAGE") return { forwarded: 0, rejected: 0, skipped: 0 };
+    const { events, rejected, skipped } = auditEventsOf(payload);
+    if (rejected.length > 0) {
+      metrics.add("AuditEventsRejected", rejected.length);
+      for (const r of rejected)
+        log.error("audit line rejected", {
+          logGroup: payload.logGroup,
+          logStream: payload.logStream,
+          logEventId: r.logEventId,
+          why: r.why,
+        });
+    }
+    const failuresBefore = metrics.totals.AuditSpillFailures;
+    for (const e of events) bus.publish(e);
+    await bus.flush(options);
+    const lost = metrics.totals.AuditSpillFailures - failuresBefore;
+    // Neither delivered nor spilled: fail, so Lambda retries the payload (then dead-letters it).
+    if (lost > 0) throw new Error(`${lost} audit events neither delivered nor spilled`);
+    return { forwarded: events.length, rejected: rejected.length, skipped };
+  };
+}

@@ -1,0 +1,307 @@
+/**
+ * The `log` audit transport, end to end in the Lambda shape: handlers with `PORTCULLIS_AUDIT_BUS=log`
+ * write one audit line per event to standard output within the invocation; the lines, delivered as
+ * CloudWatch Logs delivers a subscription (gzip, base64, `logEvents` mixed with the function's other
+ * lines), go through the audit forwarder's Lambda entry onto EventBridge (protocol-level stand-in,
+ * real SDK serialisation), spilling to SQS (stand-in) what EventBridge refuses; the audit writer
+ * stores what the bus carried on DynamoDB Local, where the query API reads it.
+ */
+import { gzipSync } from "node:zlib";
+import type { Context } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { configFromEnv } from "../../functions/_shared/config.ts";
+import { type Container, createContainer } from "../../functions/_shared/container.ts";
+import { createHandlers } from "../../functions/_shared/handlers.ts";
+import { DynamoDbAuditStore } from "../../src/audit/adapters/dynamodb.ts";
+import { AUDIT_LINE_MARKER } from "../../src/audit/adapters/log-lines.ts";
+import type { AuditEvent } from "../../src/audit/events.ts";
+import { createAuditWriter } from "../../src/audit/writer.ts";
+import { systemClock } from "../../src/shared/clock.ts";
+import { createLogger } from "../../src/shared/logger.ts";
+import { checkEventAt } from "../support/audit-events.ts";
+import { useDynamoDbTables } from "../support/dynamodb.ts";
+import { type EventBridgeStandin, startEventBridgeStandin } from "../support/eventbridge-standin.ts";
+import { apiEvent, bearer, lambdaContext } from "../support/events.ts";
+import { DOCUMENT_VIEWER_MODEL } from "../support/models.ts";
+import { type SqsStandin, startSqsStandin } from "../support/sqs-standin.ts";
+
+const ADMIN = "admin-key-for-audit-log-transport";
+const ddb = useDynamoDbTables();
+let eb: EventBridgeStandin;
+let sqs: SqsStandin;
+let c: Container;
+let forwarder: (event: unknown, context: Context) => Promise<void>;
+
+const ctx = (ms = 10_000) => ({ ...lambdaContext, getRemainingTimeInMillis: () => ms }) as unknown as Context;
+
+/** Runs `f` with standard output captured; returns what it wrote, line by line. */
+async function capture(f: () => Promise<unknown>): Promise<string[]> {
+  const writes: string[] = [];
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    writes.push(String(chunk));
+    return true;
+  });
+  try {
+    await f();
+  } finally {
+    spy.mockRestore();
+  }
+  return writes.join("").split("\n").filter(Boolean);
+}
+
+const isAuditLine = (l: string) => l.startsWith(`{"${AUDIT_LINE_MARKER}":`);
+const eventOf = (line: string) => (JSON.parse(line) as { event: AuditEvent }).event;
+
+/** A subscription delivery of `lines`, one log event per line, as CloudWatch Logs invokes its destination. */
+function delivery(lines: readonly string[], messageType = "DATA_MESSAGE") {
+  const payload = {
+    messageType,
+    owner: "123456789012",
+    logGroup: "/portcullis/test/functions/authz",
+    logStream: "2026/11/30/[$LATEST]0123456789abcdef",
+    subscriptionFilters: ["portcullis-audit-lines"],
+    logEvents: lines.map((message, i) => ({ id: String(36_000_000 + i), timestamp: Date.now(), message })),
+  };
+  return { awslogs: { data: gzipSync(JSON.stringify(payload)).toString("base64") } };
+}
+
+beforeAll(async () => {
+  eb = await startEventBridgeStandin();
+  sqs = await startSqsStandin();
+  c = createContainer(
+    configFromEnv(
+      {
+        PORTCULLIS_ADMIN_KEY: ADMIN,
+        PORTCULLIS_LOG_LEVEL: "silent",
+        PORTCULLIS_AUDIT_BUS: "log",
+        PORTCULLIS_SQS_ENDPOINT: sqs.url,
+        PORTCULLIS_AUDIT_DLQ_URL: sqs.queueUrl,
+        PORTCULLIS_REGION: "eu-west-1",
+      },
+      { issuer: "http://localhost" },
+    ),
+  );
+  // The forwarder's entry, configured as the Audit stack configures it.
+  Object.assign(process.env, {
+    PORTCULLIS_REGION: "eu-west-1",
+    PORTCULLIS_EVENT_BUS: "portcullis-test-audit",
+    PORTCULLIS_AUDIT_DLQ_URL: sqs.queueUrl,
+    PORTCULLIS_EVENTBRIDGE_ENDPOINT: eb.url,
+    PORTCULLIS_SQS_ENDPOINT: sqs.url,
+    // Its error lines are captured with its standard output in every call below.
+    PORTCULLIS_LOG_LEVEL: "error",
+  });
+  forwarder = (await import("../../functions/audit-forwarder.ts")).handler as unknown as typeof forwarder;
+});
+afterAll(async () => {
+  await c?.audit.destroy();
+  await eb?.close();
+  await sqs?.close();
+  for (const k of [
+    "PORTCULLIS_REGION",
+    "PORTCULLIS_EVENT_BUS",
+    "PORTCULLIS_AUDIT_DLQ_URL",
+    "PORTCULLIS_EVENTBRIDGE_ENDPOINT",
+    "PORTCULLIS_SQS_ENDPOINT",
+    "PORTCULLIS_LOG_LEVEL",
+  ])
+    delete process.env[k];
+});
+
+describe("log transport: handlers → audit lines → forwarder → EventBridge → writer → audit table", () => {
+  it("every decision reaches the table exactly once, through lines written inside each invocation", async () => {
+    const h = createHandlers(c);
+    let key = "";
+    let storeId = "";
+    const authz = async (path: string, body: unknown) => {
+      const res = await h.authz!(apiEvent({ method: "POST", path, headers: bearer(key), body }), ctx());
+      expect(res.statusCode, path).toBeLessThan(300);
+      return JSON.parse(res.body ?? "{}") as Record<string, string>;
+    };
+    // One invocation at a time, as Lambda runs them; each one's lines are written before it returns.
+    const perInvocation: string[][] = [];
+    const invoke = async (f: () => Promise<unknown>) => {
+      const lines = await capture(f);
+      perInvocation.push(lines);
+      return lines;
+    };
+    const created = await invoke(async () => {
+      const res = await h.admin!(
+        apiEvent({
+          method: "POST",
+          path: "/admin/v1/tenants",
+          headers: bearer(ADMIN),
+          body: { name: "Acme" },
+        }),
+        ctx(),
+      );
+      expect(res.statusCode).toBe(201);
+      const tenant = JSON.parse(res.body ?? "{}") as { id: string };
+      key = (await c.tenants.createApiKey(tenant.id, "k")).key;
+    });
+    expect(created.filter(isAuditLine).map((l) => eventOf(l).type)).toEqual(["tenant.created"]);
+    await invoke(async () => {
+      storeId = (await authz("/stores", { name: "docs" })).id!;
+    });
+    await invoke(() => authz(`/stores/${storeId}/authorization-models`, DOCUMENT_VIEWER_MODEL));
+    await invoke(() =>
+      authz(`/stores/${storeId}/write`, {
+        writes: {
+          tuple_keys: [
+            { user: "user:anne", relation: "viewer", object: "document:roadmap" },
+            { user: "user:bob", relation: "viewer", object: "document:budget" },
+          ],
+        },
+      }),
+    );
+    const check = (user: string) => ({ tuple_key: { user, relation: "viewer", object: "document:roadmap" } });
+    await invoke(() => authz(`/stores/${storeId}/check`, check("user:anne")));
+    await invoke(() => authz(`/stores/${storeId}/check`, check("user:carl")));
+    await invoke(() =>
+      authz(`/stores/${storeId}/batch-check`, {
+        checks: [
+          { ...check("user:anne"), correlation_id: "a" },
+          { ...check("user:bob"), correlation_id: "b" },
+        ],
+      }),
+    );
+    await invoke(() =>
+      authz(`/stores/${storeId}/list-objects`, { type: "document", relation: "viewer", user: "user:anne" }),
+    );
+
+    // Each invocation wrote its events and one EMF line (the audit counters), nothing left queued.
+    expect(c.audit.bus.pending).toBe(0);
+    for (const lines of perInvocation) expect(lines.filter((l) => l.includes('"_aws"'))).toHaveLength(1);
+    const all = perInvocation.flat();
+    const events = all.filter(isAuditLine).map(eventOf);
+    expect(events.map((e) => e.type)).toEqual([
+      "tenant.created",
+      "authz.store.created",
+      "authz.model.written",
+      "authz.tuples.written",
+      "authz.tuples.written",
+      "authz.check",
+      "authz.check",
+      "authz.check",
+      "authz.check",
+      "authz.list_objects",
+    ]);
+    expect(events.filter((e) => e.type === "authz.check").map((e) => [e.subject, e.decision])).toEqual([
+      ["user:anne", "allow"],
+      ["user:carl", "deny"],
+      ["user:anne", "allow"],
+      ["user:bob", "deny"],
+    ]);
+    expect(c.audit.metrics.totals.AuditEventsLogged).toBe(events.length);
+    expect(c.audit.metrics.totals.AuditEventsEmitted).toBe(events.length);
+
+    // CloudWatch Logs delivers every line of the log group that matches the filter; a delivery may
+    // hold any lines, so the forwarder is given them all (the EMF lines among them are skipped).
+    const accepted0 = eb.accepted.length;
+    const out = await capture(() => forwarder(delivery(all), ctx(30_000)));
+    const onBus = eb.accepted.slice(accepted0);
+    expect(onBus.map((a) => (a.detail as AuditEvent).id)).toEqual(events.map((e) => e.id));
+    expect(onBus.map((a) => a.entry.DetailType)).toEqual(events.map((e) => e.type));
+    expect(onBus.every((a) => a.entry.Source === "portcullis.audit")).toBe(true);
+    expect(onBus.every((a) => a.entry.EventBusName === "portcullis-test-audit")).toBe(true);
+    // The forwarder's EMF line: delivered, with the lag from the decisions.
+    const emf = out.map((l) => JSON.parse(l) as Record<string, unknown>).find((j) => j._aws);
+    expect(emf).toMatchObject({ Region: "eu-west-1", AuditEventsDelivered: events.length });
+    expect(emf!.AuditEventLag).toBeGreaterThanOrEqual(0);
+
+    // The writer, as the store rule's target, stores each bus event once; a second delivery of the
+    // same payload (Lambda's retry, CloudWatch Logs' redelivery) adds nothing.
+    const store = new DynamoDbAuditStore(ddb.client, ddb.names.audit, {
+      retentionDays: 365,
+      clock: systemClock,
+    });
+    const write = createAuditWriter({ store, log: createLogger({ level: "silent" }) });
+    const busEvents = onBus.map((a) => ({
+      source: a.entry.Source,
+      "detail-type": a.entry.DetailType,
+      detail: a.detail,
+    }));
+    expect(await write(busEvents)).toEqual({ written: events.length, duplicates: 0, rejected: 0 });
+    expect(await write(busEvents)).toEqual({ written: 0, duplicates: events.length, rejected: 0 });
+    // All of them are the new tenant's (its creation included), in the query API's order.
+    const tenant = events.find((e) => e.type === "authz.check")!.tenant;
+    expect(events.every((e) => e.tenant === tenant)).toBe(true);
+    const page = await store.query(tenant, {}, { limit: 50 });
+    expect(page.items.map((e) => e.id)).toEqual(events.map((e) => e.id).reverse());
+  });
+
+  it("EventBridge failing 20% of entries: every forwarded event is delivered or spilled, counted", async () => {
+    eb.set({ failRate: 0.2 });
+    const t0 = Date.UTC(2099, 0, 1);
+    const events = Array.from({ length: 600 }, (_, i) => checkEventAt("t-burst", i, t0));
+    const lines = events.map((e) => `{"${AUDIT_LINE_MARKER}":1,"event":${JSON.stringify(e)}}`);
+    const accepted0 = eb.accepted.length;
+    const spilled0 = sqs.messages.length;
+    const out: string[] = [];
+    // Three deliveries, as CloudWatch Logs batches a busy log group.
+    for (let i = 0; i < lines.length; i += 200)
+      out.push(...(await capture(() => forwarder(delivery(lines.slice(i, i + 200)), ctx(30_000)))));
+    eb.set({ failRate: 0 });
+    const delivered = new Set(eb.accepted.slice(accepted0).map((a) => (a.detail as AuditEvent).id));
+    const spilled = new Set(
+      sqs.messages.slice(spilled0).map((m) => (JSON.parse(m) as { event: AuditEvent }).event.id),
+    );
+    for (const e of events) expect(delivered.has(e.id) || spilled.has(e.id), e.id).toBe(true);
+    expect(eb.stats.failedEntries).toBeGreaterThan(0);
+    const emf = out.map((l) => JSON.parse(l) as Record<string, number>).filter((j) => j._aws);
+    const sum = (k: string) => emf.reduce((n, j) => n + (j[k] ?? 0), 0);
+    expect(sum("AuditEventsDelivered")).toBe(delivered.size);
+    expect(sum("AuditEventsDelivered") + sum("AuditEventsSpilled")).toBe(events.length);
+    expect(sum("AuditEntriesFailed")).toBeGreaterThan(0);
+  });
+
+  it("an unreadable audit line is rejected (counted, located, never logged whole); the others go through", async () => {
+    const [a, b] = [checkEventAt("t-bad", 1, Date.UTC(2099, 0)), checkEventAt("t-bad", 2, Date.UTC(2099, 0))];
+    const line = (e: AuditEvent) => `{"${AUDIT_LINE_MARKER}":1,"event":${JSON.stringify(e)}}`;
+    const truncated = line(b).slice(0, 120);
+    const invalid = `{"${AUDIT_LINE_MARKER}":1,"event":{"id":"not-an-id","secret":"hunter2"}}`;
+    const accepted0 = eb.accepted.length;
+    const out = await capture(() =>
+      forwarder(delivery([line(a), truncated, invalid, "START RequestId: x Version: $LATEST"]), ctx()),
+    );
+    expect(eb.accepted.slice(accepted0).map((x) => (x.detail as AuditEvent).id)).toEqual([a.id]);
+    const json = out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(json.find((j) => j._aws)).toMatchObject({ AuditEventsRejected: 2, AuditEventsDelivered: 1 });
+    // Where each rejected line is (log group, stream, log event id), and why; never its content.
+    const rejected = json.filter((j) => j.msg === "audit line rejected");
+    expect(rejected.map((j) => [j.logGroup, j.logEventId])).toEqual([
+      ["/portcullis/test/functions/authz", "36000001"],
+      ["/portcullis/test/functions/authz", "36000002"],
+    ]);
+    const logged = out.join("\n");
+    expect(logged).not.toContain("hunter2");
+    expect(logged).not.toContain(b.id);
+  });
+
+  it("a control message forwards nothing; input that is not a subscription delivery is rejected, not retried", async () => {
+    const accepted0 = eb.accepted.length;
+    const out = await capture(() => forwarder(delivery([], "CONTROL_MESSAGE"), ctx()));
+    expect(eb.accepted.length).toBe(accepted0);
+    expect(out.filter((l) => l.includes('"_aws"'))).toEqual([]);
+    const bad = await capture(() => forwarder({ awslogs: { data: "bm90IGd6aXA=" } }, ctx()));
+    const emf = bad.map((l) => JSON.parse(l) as Record<string, number>).find((j) => j._aws);
+    expect(emf).toMatchObject({ AuditEventsRejected: 1 });
+    expect(eb.accepted.length).toBe(accepted0);
+  });
+
+  it("with EventBridge and SQS both down, the forwarder fails the invocation (Lambda retries, then dead-letters)", async () => {
+    eb.set({ requestFailRate: 1 });
+    sqs.set({ down: true });
+    const e = checkEventAt("t-down", 1, Date.UTC(2099, 0));
+    try {
+      await expect(
+        capture(() =>
+          forwarder(delivery([`{"${AUDIT_LINE_MARKER}":1,"event":${JSON.stringify(e)}}`]), ctx(2_000)),
+        ),
+      ).rejects.toThrow(/neither delivered nor spilled/);
+    } finally {
+      eb.set({ requestFailRate: 0 });
+      sqs.set({ down: false });
+    }
+  });
+});
