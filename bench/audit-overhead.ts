@@ -15,7 +15,14 @@
  *    the response by the audit extension (as deployed; Lambda Extensions API stand-in
  *    test/support/lambda-runtime-standin.ts: each invocation is an INVOKE event plus the handler
  *    call, and ends when the extension calls `next`). Reported per mode: invocations completed per
- *    second and the handler latency (time to the response, the figure callers feel).
+ *    second and the handler latency (time to the response, the figure callers feel). Also the
+ *    `log` transport as deployed: each invocation's audit lines and EMF line written to standard
+ *    output (/dev/null in the bench), forwarded to EventBridge outside the function in AWS.
+ *
+ * 3. Per Lambda invocation: the same handler in function processes driven through the Lambda
+ *    Runtime API (stand-in, test/support/lambda-runtime-standin.ts) by a runtime interface client
+ *    doing what the Lambda Node.js runtime does, this process playing the Lambda service; audit
+ *    off, the `log` transport, EventBridge in the invocation and after the response (extension).
  *
  * Method, both sections: every configuration runs in three processes of its own (a process has a
  * speed of its own: memory layout, JIT decisions; one configuration measured against itself in
@@ -23,7 +30,7 @@
  * order, and the overhead is the median over rounds of each round's loss against audit off in the
  * same round, so drift on the machine (two vCPUs shared with other jobs) hits every mode alike.
  *
- *   npx tsx bench/audit-overhead.ts [--quick] [--http | --process]   (one section only)
+ *   npx tsx bench/audit-overhead.ts [--quick] [--http | --process | --runtime]   (one section only)
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
@@ -37,6 +44,7 @@ import type { LambdaHttpHandler } from "../functions/_shared/lambda.ts";
 import { startLocalPlatform } from "../functions/_shared/platform.ts";
 import { createLogger } from "../src/shared/logger.ts";
 import { startEventBridgeStandin } from "../test/support/eventbridge-standin.ts";
+import { startRuntimeClient } from "../test/support/lambda-runtime-client.ts";
 import {
   type LambdaRuntimeStandin,
   startLambdaRuntimeStandin,
@@ -116,8 +124,13 @@ interface Mode {
   readonly rates: number[];
   /** Handler latency (ms to the response) of every measured check. */
   readonly latencies: number[];
-  /** The Extensions API stand-in and the registered audit extension (flush after the response). */
-  readonly runtime?: { readonly rt: LambdaRuntimeStandin; readonly ext: AuditExtension };
+  /** The registered audit extension (flush after the response). */
+  readonly ext?: AuditExtension;
+  /**
+   * The Runtime API stand-in this process plays Lambda with (the in-process section, extension
+   * mode); absent when the parent does (the Runtime API section).
+   */
+  readonly rt?: LambdaRuntimeStandin;
 }
 
 async function mode(
@@ -126,6 +139,7 @@ async function mode(
   teams: number,
   docs: number,
   extension = false,
+  runtimeApi?: string,
 ): Promise<Mode> {
   const c = createContainer(
     configFromEnv(
@@ -150,11 +164,12 @@ async function mode(
     await call("POST", `/stores/${storeId}/write`, { writes: { tuple_keys: tuples.slice(i, i + 100) } });
   await c.audit.emitter.flush();
   if (!extension) return { name, c, authz, key, storeId: storeId!, done: 0, ms: 0, rates: [], latencies: [] };
-  // As a function entry does at cold start (lambdaHandlers), against the Extensions API stand-in.
-  const rt = await startLambdaRuntimeStandin();
-  const ext = await startAuditExtension({ ...auditFlushOptions(c), runtimeApi: rt.api });
+  // As a function entry does at cold start (lambdaHandlers), against the Extensions API stand-in:
+  // the parent's (Runtime API section), else one of this process's own.
+  const rt = runtimeApi === undefined ? await startLambdaRuntimeStandin() : undefined;
+  const ext = await startAuditExtension({ ...auditFlushOptions(c), runtimeApi: runtimeApi ?? rt!.api });
   if (!ext.active) throw new Error(`audit extension not active: ${ext.state}`);
-  await rt.waitForNext();
+  await rt?.waitForNext();
   return {
     name,
     c,
@@ -165,9 +180,15 @@ async function mode(
     ms: 0,
     rates: [],
     latencies: [],
-    runtime: { rt, ext },
+    ext,
+    ...(rt ? { rt } : {}),
   };
 }
+
+/** The `i`-th check of the in-process and Runtime API sections: mixed allowed and denied. */
+const checkBody = (i: number, users: number, docs: number) => ({
+  tuple_key: { user: `user:u${(i * 7) % users}`, relation: "viewer", object: `document:d${(i * 13) % docs}` },
+});
 
 async function round(m: Mode, ms: number, users: number, docs: number): Promise<void> {
   const end = performance.now() + ms;
@@ -175,19 +196,13 @@ async function round(m: Mode, ms: number, users: number, docs: number): Promise<
   let i = 0;
   while (performance.now() < end) {
     for (let k = 0; k < 50; k++, i++) {
-      const body = {
-        tuple_key: {
-          user: `user:u${(i * 7) % users}`,
-          relation: "viewer",
-          object: `document:d${(i * 13) % docs}`,
-        },
-      };
+      const body = checkBody(i, users, docs);
       const ev = event("POST", `/stores/${m.storeId}/check`, body, m.key);
-      if (m.runtime) {
+      if (m.rt) {
         // One Lambda invocation: the INVOKE event to the extension and the event to the handler;
         // complete when the extension calls next (after its flush).
         const id = ev.requestContext.requestId;
-        const complete = m.runtime.rt.invoke(id, { deadlineMs: Date.now() + 10_000 });
+        const complete = m.rt.invoke(id, { deadlineMs: Date.now() + 10_000 });
         const t = performance.now();
         await m.authz(ev, contextOf(id));
         m.latencies.push(performance.now() - t);
@@ -420,9 +435,13 @@ function versusOff<S>(
 const lossColumn = (c: ReturnType<typeof versusOff>) => `${pct(c.median)} [${pct(c.min)} – ${pct(c.max)}]`;
 
 /** Both sections, or one (`section`: `http`, `process`). */
-export async function run(options: { quick?: boolean; section?: "http" | "process" } = {}): Promise<void> {
-  if (options.section !== "process") await overHttp(options.quick ?? false);
-  if (options.section !== "http") await inProcess(options);
+export async function run(
+  options: { quick?: boolean; section?: "http" | "process" | "runtime" } = {},
+): Promise<void> {
+  const all = options.section === undefined;
+  if (all || options.section === "http") await overHttp(options.quick ?? false);
+  if (all || options.section === "process") await inProcess(options);
+  if (all || options.section === "runtime") await overRuntimeApi(options);
 }
 
 /**
@@ -431,6 +450,8 @@ export async function run(options: { quick?: boolean; section?: "http" | "proces
  * nothing between invocations: no batching by turn), and EventBridge flushed in / after the
  * invocation.
  */
+/** The `log` transport mode (as deployed). */
+const LOG_MODE = "log lines + EMF line (as deployed)";
 const LAMBDA_MODES = {
   off: HTTP_MODES.off,
   "in-process, store in worker": HTTP_MODES["… per request"],
@@ -442,6 +463,9 @@ const LAMBDA_MODES = {
 const inProcessModes = (eventBridgeUrl: string) =>
   [
     ...Object.entries(LAMBDA_MODES).map(([name, env]) => ({ name, env, extension: false })),
+    // As deployed (the CDK app's default transport): each invocation's events and its EMF line are
+    // written to standard output, which a forked bench process has on /dev/null.
+    { name: LOG_MODE, env: { PORTCULLIS_AUDIT_BUS: "log" }, extension: false },
     ...(["in-invocation", "after-response"] as const).map((flush) => ({
       name: `eventbridge, flush ${flush === "in-invocation" ? "in invocation" : "after response (extension)"}`,
       env: {
@@ -469,15 +493,29 @@ const inProcessSizes = (quick: boolean) => ({ teams: quick ? 20 : 100, docs: qui
  * The child side of one in-process mode: builds it, warms it, then runs a round of `ms` per
  * `round` message (answering checks/s and CPU µs per invocation), a `report`, and `close`.
  */
-async function runMode(index: number, eventBridgeUrl: string, quick: boolean): Promise<void> {
+async function runMode(
+  index: number,
+  eventBridgeUrl: string,
+  quick: boolean,
+  runtimeApi: string | undefined,
+): Promise<void> {
   const spec = inProcessModes(eventBridgeUrl)[index]!;
   const { teams, docs } = inProcessSizes(quick);
-  const m = await mode(spec.name, spec.env, teams, docs, spec.extension);
-  await round(m, 200, teams * 10, docs); // warm-up
-  m.latencies.length = 0;
-  process.on("message", (msg: { round?: number; report?: true; close?: true }) => {
+  const m = await mode(spec.name, spec.env, teams, docs, spec.extension, runtimeApi);
+  // The Runtime API section: the parent plays Lambda; this process runs the handler as the
+  // Lambda Node.js runtime does (test/support/lambda-runtime-client.ts).
+  const client =
+    runtimeApi === undefined ? undefined : startRuntimeClient({ api: runtimeApi, handler: m.authz });
+  if (!client) {
+    await round(m, 200, teams * 10, docs); // warm-up
+    m.latencies.length = 0;
+  }
+  process.on("message", (msg: { round?: number; cpu?: true; report?: true; close?: true }) => {
     void (async () => {
-      if (msg.round !== undefined) {
+      if (msg.cpu) {
+        const cpu = process.cpuUsage();
+        process.send!({ cpuUs: cpu.user + cpu.system });
+      } else if (msg.round !== undefined) {
         const cpu0 = process.cpuUsage();
         const done0 = m.done;
         await round(m, msg.round, teams * 10, docs);
@@ -488,7 +526,7 @@ async function runMode(index: number, eventBridgeUrl: string, quick: boolean): P
           const sorted = [...m.latencies].sort((x, y) => x - y);
           return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
         };
-        const s = m.runtime?.ext.stats;
+        const s = m.ext?.stats;
         const report: ModeReport = {
           p50: pct(0.5),
           p99: pct(0.99),
@@ -501,16 +539,15 @@ async function runMode(index: number, eventBridgeUrl: string, quick: boolean): P
         };
         process.send!(report);
       } else if (msg.close) {
-        if (m.runtime) {
-          await m.runtime.ext.stop();
-          await m.runtime.rt.close();
-        }
+        await client?.stop();
+        await m.ext?.stop();
+        await m.rt?.close();
         await m.c.audit.destroy();
         process.exit(0);
       }
     })();
   });
-  process.send!({ ready: true });
+  process.send!({ ready: true, storeId: m.storeId, key: m.key });
 }
 
 /**
@@ -593,7 +630,7 @@ async function inProcess(options: { quick?: boolean }): Promise<void> {
           .toFixed(0)
           .padStart(
             7,
-          )} inv/s  overhead ${first ? "   –  " : lossColumn(versusOff(off, sm, "rate", true))}  CPU ${median(sm.map((x) => x.cpu)).toFixed(1)} µs/inv${first ? "" : ` (+${pct(versusOff(off, sm, "cpu").median)})`}  response p50 ${median(reps.map((x) => x.p50)).toFixed(3)} ms  p99 ${median(reps.map((x) => x.p99)).toFixed(3)} ms  events emitted ${sum("AuditEventsEmitted")}, delivered ${sum("AuditEventsDelivered")}, spilled ${sum("AuditEventsSpilled")}\n`,
+          )} inv/s  overhead ${first ? "   –  " : lossColumn(versusOff(off, sm, "rate", true))}  CPU ${median(sm.map((x) => x.cpu)).toFixed(1)} µs/inv${first ? "" : ` (+${pct(versusOff(off, sm, "cpu").median)})`}  response p50 ${median(reps.map((x) => x.p50)).toFixed(3)} ms  p99 ${median(reps.map((x) => x.p99)).toFixed(3)} ms  events emitted ${sum("AuditEventsEmitted")}, logged ${sum("AuditEventsLogged")}, delivered ${sum("AuditEventsDelivered")}, spilled ${sum("AuditEventsSpilled")}\n`,
       );
       for (const rep of reps) if (rep.extension) process.stdout.write(`    extension: ${rep.extension}\n`);
     }
@@ -606,17 +643,145 @@ async function inProcess(options: { quick?: boolean }): Promise<void> {
   }
 }
 
+/** Section 3's modes: what a deployed function runs (the `log` transport is the CDK app's default). */
+const RUNTIME_MODES = [
+  "off",
+  LOG_MODE,
+  "eventbridge, flush in invocation",
+  "eventbridge, flush after response (extension)",
+];
+
+/**
+ * Section 3: per Lambda invocation, as the Lambda service drives a function. This process plays
+ * Lambda: one Runtime API (and Extensions API) stand-in per function process
+ * (test/support/lambda-runtime-standin.ts); each function process runs the authz handler under a
+ * runtime interface client that does what the Lambda Node.js runtime does (long-poll `next`, call
+ * the handler, post the response) and, in the extension mode, the audit extension. An invocation
+ * ends when Lambda would end it: the response posted and every extension back in `next`. So the
+ * throughput counts each invocation's whole cost to the environment, the audit extension's flush
+ * included, as a concurrency limit sees it; CPU is the function process's own, per invocation.
+ */
+async function overRuntimeApi(options: { quick?: boolean }): Promise<void> {
+  const quick = options.quick ?? false;
+  const rounds = quick ? 2 : 5;
+  const roundMs = quick ? 300 : 1000;
+  const forks = quick ? 1 : 3;
+  const { teams, docs } = inProcessSizes(quick);
+  const eb = await startEventBridgeStandin();
+  const specs = inProcessModes(eb.url)
+    .map((spec, index) => ({ ...spec, index }))
+    .filter((spec) => RUNTIME_MODES.includes(spec.name));
+  type Unit = {
+    fn: Awaited<ReturnType<typeof forkSelf>>;
+    rt: LambdaRuntimeStandin;
+    storeId: string;
+    key: string;
+    n: number;
+    /** ms from invoke to the response post, and to the end of the invocation. */
+    responses: number[];
+    durations: number[];
+  };
+  const units: Unit[][] = [];
+  /** Invokes the function of `u` for `ms`, one invocation at a time. */
+  const invokeFor = async (u: Unit, ms: number) => {
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < ms) {
+      const ev = event("POST", `/stores/${u.storeId}/check`, checkBody(u.n++, teams * 10, docs), u.key);
+      const t = Date.now();
+      const p = performance.now();
+      const r = await u.rt.invoke(ev.requestContext.requestId, { event: ev, deadlineMs: t + 10_000 });
+      u.durations.push(performance.now() - p);
+      const status = (r.response as { statusCode?: number } | undefined)?.statusCode;
+      if (status !== 200) throw new Error(`invocation answered ${status ?? JSON.stringify(r.error)}`);
+      // Both ends in whole ms (Date.now): the mean over thousands is still exact to a few µs.
+      u.responses.push(r.respondedAt! - t);
+      n++;
+    }
+    return { n, ms: performance.now() - t0 };
+  };
+  try {
+    for (const spec of specs) {
+      const same: Unit[] = [];
+      for (let f = 0; f < forks; f++) {
+        const rt = await startLambdaRuntimeStandin();
+        const fn = await forkSelf([
+          "--mode",
+          String(spec.index),
+          eb.url,
+          "--runtime",
+          rt.api,
+          ...(quick ? ["--quick"] : []),
+        ]);
+        const { storeId, key } = fn.first as { storeId: string; key: string };
+        const u: Unit = { fn, rt, storeId, key, n: 0, responses: [], durations: [] };
+        await rt.waitForRuntime();
+        await invokeFor(u, 300); // warm-up
+        u.responses.length = 0;
+        u.durations.length = 0;
+        same.push(u);
+      }
+      units.push(same);
+    }
+    const samples = await alternate(units, rounds, async (u) => {
+      const c0 = await u.fn.ask<{ cpuUs: number }>({ cpu: true });
+      const { n, ms } = await invokeFor(u, roundMs);
+      const c1 = await u.fn.ask<{ cpuUs: number }>({ cpu: true });
+      return { rate: (n / ms) * 1000, cpu: (c1.cpuUs - c0.cpuUs) / n };
+    });
+    process.stdout.write(
+      `\nchecks per Lambda invocation, driven through the Runtime API as the Lambda service drives a function (stand-in on 127.0.0.1), one invocation at a time;\n  ${forks} function processes per mode, ${rounds} rounds x ${roundMs} ms each, alternating. Throughput: invocations completed per second (an invocation ends when its\n  response is posted and every extension is back in next); overhead: median of each round's loss against audit off (range); CPU: the\n  function process per invocation (runtime client, handler, audit, extension); response: mean time from the invoke to the response post;\n  invocation: from the invoke to its end\n`,
+    );
+    const off = samples[0]!;
+    for (let i = 0; i < specs.length; i++) {
+      const sm = samples[i]!;
+      const first = i === 0;
+      const reps: ModeReport[] = [];
+      for (const u of units[i]!) reps.push(await u.fn.ask<ModeReport>({ report: true }));
+      const sum = (k: string) => reps.reduce((n, rep) => n + (rep.totals[k] ?? 0), 0);
+      const responses = units[i]!.flatMap((u) => u.responses);
+      const response = responses.reduce((a, b) => a + b, 0) / responses.length;
+      const took = units[i]!.flatMap((u) => u.durations).sort((a, b) => a - b);
+      const at = (p: number) => took[Math.min(took.length - 1, Math.floor(took.length * p))] ?? Number.NaN;
+      process.stdout.write(
+        `  audit ${specs[i]!.name.padEnd(47)} ${median(sm.map((x) => x.rate))
+          .toFixed(0)
+          .padStart(
+            6,
+          )} inv/s  overhead ${first ? "   –  " : lossColumn(versusOff(off, sm, "rate", true))}  CPU ${median(sm.map((x) => x.cpu)).toFixed(1)} µs/inv${first ? "" : ` (+${pct(versusOff(off, sm, "cpu").median)})`}  response mean ${response.toFixed(3)} ms  invocation p50 ${at(0.5).toFixed(3)} ms  p99 ${at(0.99).toFixed(3)} ms  events emitted ${sum("AuditEventsEmitted")}, logged ${sum("AuditEventsLogged")}, delivered ${sum("AuditEventsDelivered")}, spilled ${sum("AuditEventsSpilled")}\n`,
+      );
+    }
+    process.stdout.write(
+      `  EventBridge stand-in: ${eb.stats.requests} PutEvents requests, ${eb.accepted.length} entries\n`,
+    );
+  } finally {
+    for (const u of units.flat()) {
+      await u.fn.close();
+      await u.rt.close();
+    }
+    await eb.close();
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   if (process.argv[2] === "--serve")
     await serve(process.argv[3] as Served["name"], process.argv.includes("--quick"));
-  else if (process.argv[2] === "--mode")
-    await runMode(Number(process.argv[3]), process.argv[4]!, process.argv.includes("--quick"));
-  else {
+  else if (process.argv[2] === "--mode") {
+    const at = process.argv.indexOf("--runtime");
+    await runMode(
+      Number(process.argv[3]),
+      process.argv[4]!,
+      process.argv.includes("--quick"),
+      at > 0 ? process.argv[at + 1] : undefined,
+    );
+  } else {
     const section = process.argv.includes("--http")
       ? "http"
       : process.argv.includes("--process")
         ? "process"
-        : undefined;
+        : process.argv.includes("--runtime")
+          ? "runtime"
+          : undefined;
     await run({ quick: process.argv.includes("--quick"), ...(section ? { section } : {}) });
   }
 }

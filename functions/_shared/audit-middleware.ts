@@ -16,13 +16,18 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { AuditEmitter } from "../../src/audit/emitter.ts";
+import { EXCEPTION_METRICS } from "../../src/audit/metrics.ts";
 import type { Logger } from "../../src/shared/logger.ts";
 
 export interface AuditFlushOptions {
   readonly emitter: AuditEmitter;
   readonly log: Logger;
-  /** Write EMF metric lines. @default false */
-  readonly emf?: boolean;
+  /**
+   * Write EMF metric lines: `true` at the end of every invocation that counted something;
+   * `"exceptions"` only when an {@link EXCEPTION_METRICS} counter moved (the `log` transport, whose
+   * forwarder counts the rest). @default false
+   */
+  readonly emf?: boolean | "exceptions";
   /** EMF dimensions, e.g. `{ Function: "authz" }`. */
   readonly dimensions?: Readonly<Record<string, string>>;
   /** Time kept back from the Lambda deadline for the response. @default 300 */
@@ -72,9 +77,16 @@ export async function flushAuditUntil(
   }
 }
 
-/** Writes the window's audit metrics as one EMF line, if anything moved. */
+/** Writes the window's audit metrics as one EMF line, if anything (that is reported) moved. */
 function writeEmf(options: AuditFlushOptions): void {
-  const line = options.emitter.metrics.takeEmf(Date.now(), options.dimensions ?? {});
+  const m = options.emitter.metrics;
+  const exceptionsOnly = options.emf === "exceptions";
+  if (exceptionsOnly && !m.hasExceptions()) return;
+  const line = m.takeEmf(
+    Date.now(),
+    options.dimensions ?? {},
+    exceptionsOnly ? EXCEPTION_METRICS : undefined,
+  );
   if (line) (options.write ?? ((l: string) => process.stdout.write(l)))(`${line}\n`);
 }
 

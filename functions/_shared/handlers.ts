@@ -30,7 +30,8 @@ export interface HandlerOptions {
 export const auditFlushOptions = (c: Container): AuditFlushOptions => ({
   emitter: c.audit.emitter,
   log: c.log,
-  emf: c.audit.settings.emf,
+  // The `log` transport's forwarder counts decisions and events from the lines it forwards.
+  emf: c.audit.settings.emf && (c.audit.settings.bus === "log" ? "exceptions" : true),
   dimensions: { Region: c.config.region },
 });
 

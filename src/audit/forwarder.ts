@@ -146,7 +146,14 @@ export function createAuditForwarder(deps: {
         });
     }
     const failuresBefore = metrics.totals.AuditSpillFailures;
-    for (const e of events) bus.publish(e);
+    for (const e of events) {
+      // The emitters' routine counters, counted here from their lines (they write EMF lines only
+      // when something went wrong: EXCEPTION_METRICS).
+      if (e.decision === "allow") metrics.add("DecisionsAllowed");
+      else if (e.decision === "deny") metrics.add("DecisionsDenied");
+      metrics.add("AuditEventsEmitted");
+      bus.publish(e);
+    }
     await bus.flush(options);
     const lost = metrics.totals.AuditSpillFailures - failuresBefore;
     // Neither delivered nor spilled: fail, so Lambda retries the payload (then dead-letters it).

@@ -22,6 +22,13 @@ export const AUDIT_METRIC_NAMES = [
 
 export type AuditMetricName = (typeof AUDIT_METRIC_NAMES)[number];
 
+/**
+ * The counters of things going wrong in an emitter. With the `log` transport an emitting function
+ * writes an EMF line only when one of them moved: the forwarder counts the routine ones (decisions,
+ * events) from the lines it forwards, so a check invocation writes its audit lines and nothing else.
+ */
+export const EXCEPTION_METRICS = ["AuditEmitErrors", "AuditEventsSpilled", "AuditSpillFailures"] as const;
+
 /** CloudWatch namespace of the audit metrics. */
 export const AUDIT_NAMESPACE = "Portcullis/Audit";
 
@@ -50,22 +57,39 @@ export class AuditMetrics {
     if (ms > this.#lagMax) this.#lagMax = ms;
   }
 
+  /** Whether one of the {@link EXCEPTION_METRICS} moved in this window. */
+  hasExceptions(): boolean {
+    const w = this.#window;
+    return w.AuditEmitErrors > 0 || w.AuditEventsSpilled > 0 || w.AuditSpillFailures > 0;
+  }
+
   /**
    * One EMF JSON line with this window's counters (undefined when nothing happened), and a new
-   * window. `dimensions` e.g. `{ Region: "eu-west-1", Function: "authz" }`.
+   * window. `dimensions` e.g. `{ Region: "eu-west-1", Function: "authz" }`. With `only`, just those
+   * counters (no lag), and only they start again.
    */
-  takeEmf(now: number, dimensions: Readonly<Record<string, string>> = {}): string | undefined {
+  takeEmf(
+    now: number,
+    dimensions: Readonly<Record<string, string>> = {},
+    only?: readonly AuditMetricName[],
+  ): string | undefined {
     const w = this.#window;
-    const names = AUDIT_METRIC_NAMES.filter((n) => w[n] > 0);
-    const lag = this.#lagMax;
-    this.#window = AuditMetrics.#zero();
-    this.#lagMax = 0;
-    if (names.length === 0 && lag === 0) return undefined;
-    const metrics: { Name: string; Unit: string }[] = names.map((Name) => ({ Name, Unit: "Count" }));
-    if (lag > 0) metrics.push({ Name: "AuditEventLag", Unit: "Milliseconds" });
+    const names = (only ?? AUDIT_METRIC_NAMES).filter((n) => w[n] > 0);
     const values: Record<string, number> = {};
     for (const n of names) values[n] = w[n];
-    if (lag > 0) values.AuditEventLag = lag;
+    let lag = 0;
+    if (only) for (const n of only) w[n] = 0;
+    else {
+      lag = this.#lagMax;
+      this.#window = AuditMetrics.#zero();
+      this.#lagMax = 0;
+    }
+    if (names.length === 0 && lag === 0) return undefined;
+    const metrics: { Name: string; Unit: string }[] = names.map((Name) => ({ Name, Unit: "Count" }));
+    if (lag > 0) {
+      metrics.push({ Name: "AuditEventLag", Unit: "Milliseconds" });
+      values.AuditEventLag = lag;
+    }
     return JSON.stringify({
       _aws: {
         Timestamp: now,

@@ -169,9 +169,10 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
       authz(`/stores/${storeId}/list-objects`, { type: "document", relation: "viewer", user: "user:anne" }),
     );
 
-    // Each invocation wrote its events and one EMF line (the audit counters), nothing left queued.
+    // Each invocation wrote its events, and nothing else: no EMF line when nothing went wrong (the
+    // forwarder counts decisions and events from the lines); nothing left queued.
     expect(c.audit.bus.pending).toBe(0);
-    for (const lines of perInvocation) expect(lines.filter((l) => l.includes('"_aws"'))).toHaveLength(1);
+    for (const lines of perInvocation) expect(lines.every(isAuditLine)).toBe(true);
     const all = perInvocation.flat();
     const events = all.filter(isAuditLine).map(eventOf);
     expect(events.map((e) => e.type)).toEqual([
@@ -206,7 +207,13 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     expect(onBus.every((a) => a.entry.EventBusName === "portcullis-test-audit")).toBe(true);
     // The forwarder's EMF line: delivered, with the lag from the decisions.
     const emf = out.map((l) => JSON.parse(l) as Record<string, unknown>).find((j) => j._aws);
-    expect(emf).toMatchObject({ Region: "eu-west-1", AuditEventsDelivered: events.length });
+    expect(emf).toMatchObject({
+      Region: "eu-west-1",
+      AuditEventsEmitted: events.length,
+      AuditEventsDelivered: events.length,
+      DecisionsAllowed: events.filter((e) => e.decision === "allow").length,
+      DecisionsDenied: 2,
+    });
     expect(emf!.AuditEventLag).toBeGreaterThanOrEqual(0);
 
     // The writer, as the store rule's target, stores each bus event once; a second delivery of the
@@ -228,6 +235,44 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     expect(events.every((e) => e.tenant === tenant)).toBe(true);
     const page = await store.query(tenant, {}, { limit: 50 });
     expect(page.items.map((e) => e.id)).toEqual(events.map((e) => e.id).reverse());
+  });
+
+  it("a write that fails spills the invocation's events to SQS; then, and only then, the function writes an EMF line, of what went wrong", async () => {
+    const h = createHandlers(c);
+    const messages0 = sqs.messages.length;
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      if (String(chunk).startsWith(`{"${AUDIT_LINE_MARKER}":`)) throw new Error("EPIPE");
+      written.push(String(chunk));
+      return true;
+    });
+    let status: number | undefined;
+    try {
+      status = (
+        await h.admin!(
+          apiEvent({
+            method: "POST",
+            path: "/admin/v1/tenants",
+            headers: bearer(ADMIN),
+            body: { name: "Pipe" },
+          }),
+          ctx(),
+        )
+      ).statusCode;
+    } finally {
+      spy.mockRestore();
+    }
+    expect(status).toBe(201);
+    const spilled = sqs.messages
+      .slice(messages0)
+      .map((m) => JSON.parse(m) as { reason: string; event: AuditEvent });
+    expect(spilled.map((m) => [m.reason, m.event.type])).toEqual([["log write failed", "tenant.created"]]);
+    const emf = written.map((l) => JSON.parse(l) as Record<string, unknown>).filter((j) => j._aws);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ Region: "eu-west-1", AuditEventsSpilled: 1 });
+    // Only what went wrong: the routine counters are the forwarder's.
+    expect(emf[0]!.AuditEventsEmitted).toBeUndefined();
+    expect(emf[0]!.DecisionsAllowed).toBeUndefined();
   });
 
   it("EventBridge failing 20% of entries: every forwarded event is delivered or spilled, counted", async () => {
