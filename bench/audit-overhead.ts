@@ -16,7 +16,7 @@
  *    test/support/lambda-runtime-standin.ts: each invocation is an INVOKE event plus the handler
  *    call, and ends when the extension calls `next`). Reported per mode: invocations completed per
  *    second and the handler latency (time to the response, the figure callers feel). Also the
- *    `log` transport as deployed: each invocation's audit lines and EMF line written to standard
+ *    `log` transport as deployed: each invocation's audit lines written to standard
  *    output (/dev/null in the bench), forwarded to EventBridge outside the function in AWS.
  *
  * 3. Per Lambda invocation: the same handler in function processes driven through the Lambda
@@ -451,7 +451,7 @@ export async function run(
  * invocation.
  */
 /** The `log` transport mode (as deployed). */
-const LOG_MODE = "log lines + EMF line (as deployed)";
+const LOG_MODE = "log lines (as deployed)";
 const LAMBDA_MODES = {
   off: HTTP_MODES.off,
   "in-process, store in worker": HTTP_MODES["… per request"],
@@ -463,8 +463,8 @@ const LAMBDA_MODES = {
 const inProcessModes = (eventBridgeUrl: string) =>
   [
     ...Object.entries(LAMBDA_MODES).map(([name, env]) => ({ name, env, extension: false })),
-    // As deployed (the CDK app's default transport): each invocation's events and its EMF line are
-    // written to standard output, which a forked bench process has on /dev/null.
+    // As deployed (the CDK app's default transport): each invocation's audit lines are written to
+    // standard output, which a forked bench process has on /dev/null (no EMF line: nothing fails).
     { name: LOG_MODE, env: { PORTCULLIS_AUDIT_BUS: "log" }, extension: false },
     ...(["in-invocation", "after-response"] as const).map((flush) => ({
       name: `eventbridge, flush ${flush === "in-invocation" ? "in invocation" : "after response (extension)"}`,

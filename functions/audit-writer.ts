@@ -10,7 +10,12 @@
  */
 import middy from "@middy/core";
 import { DynamoDbAuditStore } from "../src/audit/adapters/dynamodb.ts";
-import { auditEventsOf, decodeLogsEvent, isCloudWatchLogsEvent } from "../src/audit/forwarder.ts";
+import {
+  auditEventsOf,
+  decodeLogsEvent,
+  isCloudWatchLogsEvent,
+  logRejected,
+} from "../src/audit/forwarder.ts";
 import { type BusEvent, createAuditWriter, type SqsRedriveEvent } from "../src/audit/writer.ts";
 import { systemClock } from "../src/shared/clock.ts";
 import { createDynamoDbClient } from "../src/shared/dynamodb.ts";
@@ -59,13 +64,7 @@ export function redriveBodies(e: SqsRedriveEvent): SqsRedriveEvent {
       try {
         const payload = decodeLogsEvent(m);
         const { events, rejected } = auditEventsOf(payload);
-        for (const x of rejected)
-          log.error("audit line rejected", {
-            logGroup: payload.logGroup,
-            logStream: payload.logStream,
-            logEventId: x.logEventId,
-            why: x.why,
-          });
+        logRejected(log, payload, rejected);
         return events.map((event) => ({ body: JSON.stringify({ reason: "dead-letter", event }) }));
       } catch {
         return [r];

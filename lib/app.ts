@@ -89,6 +89,7 @@ export const buildApp = (
       env: envFor(region),
       description: `Portcullis ${config.stage}: audit bus, writer, archive, S3 sink, spill queue and alarms`,
       config,
+      emitters: (options.functions ?? FUNCTIONS).filter((f) => f.emitsEvents).map((f) => f.id),
     });
     // The writer stores into the audit table (a replica outside the primary region).
     audit.addStackDependency(data, "the audit table (and its replicas) must exist");

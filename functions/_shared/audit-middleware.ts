@@ -94,17 +94,21 @@ const DONE: Promise<void> = Promise.resolve();
 
 /** Flushes the emitter within the invocation's remaining time; resolves in every case. */
 export function flushAudit(options: AuditFlushOptions, context: Context | undefined): Promise<void> {
-  // Batched by event-loop turn (a long-running server): the emitter delivers at the turn's end.
-  if (options.emitter.byTurn && !options.emf) return DONE;
-  // The in-process and log-line buses deliver synchronously: no promise per request.
-  try {
-    if (options.emitter.flushSync()) {
-      if (options.emf) writeEmf(options);
+  if (options.emitter.byTurn) {
+    // Batched by event-loop turn (a long-running server): the emitter delivers at the turn's end;
+    // with EMF lines, a flush per request (below), as before.
+    if (!options.emf) return DONE;
+  } else {
+    // The in-process and log-line buses deliver synchronously: no promise per request.
+    try {
+      if (options.emitter.flushSync()) {
+        if (options.emf) writeEmf(options);
+        return DONE;
+      }
+    } catch (err) {
+      options.log.error("audit flush failed", { err });
       return DONE;
     }
-  } catch (err) {
-    options.log.error("audit flush failed", { err });
-    return DONE;
   }
   const remaining =
     typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : undefined;

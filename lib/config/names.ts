@@ -76,3 +76,6 @@ export const functionLogGroupName = (config: PortcullisConfig, id: string): stri
 /** Prefix of the API functions' log group names. */
 export const functionLogGroupPrefix = (config: PortcullisConfig): string =>
   `/portcullis/${config.stage}/functions/`;
+
+/** Name of the subscription filter on each emitting function's log group (the `log` transport). */
+export const AUDIT_SUBSCRIPTION_FILTER_NAME = "portcullis-audit-lines";

@@ -20,6 +20,7 @@ import { AUDIT_LINE_FILTER_PATTERN } from "../../src/audit/adapters/log-lines.ts
 import { TABLES, type TableId, tableName } from "../../src/shared/tables.ts";
 import { type FunctionSpec, parseRouteKey, rotatesKeys, validateFunctions } from "../config/functions.ts";
 import {
+  AUDIT_SUBSCRIPTION_FILTER_NAME,
   adminKeySecretName,
   eventBusName,
   functionLogGroupName,
@@ -189,14 +190,17 @@ export class ApiStack extends Stack {
       if (authenticates) fn.grantSecretRead(adminKeySecret);
       if (spec.emitsEvents) {
         fn.grantSendMessages(props.spillQueue);
-        if (logTransport)
-          new SubscriptionFilter(fn, "AuditLines", {
+        if (logTransport) {
+          const filter = new SubscriptionFilter(fn, "AuditLines", {
             logGroup: fn.logGroup,
             destination: new LambdaDestination(props.forwarder, { addPermissions: false }),
             filterPattern: FilterPattern.literal(AUDIT_LINE_FILTER_PATTERN),
-            filterName: "portcullis-audit-lines",
+            filterName: AUDIT_SUBSCRIPTION_FILTER_NAME,
           });
-        else fn.grantPutEvents(props.bus);
+          // A subscription takes only what is written after it exists: the function (its
+          // environment switched to the log transport) is created or updated after its filter.
+          fn.function.node.addDependency(filter);
+        } else fn.grantPutEvents(props.bus);
       }
 
       const integration = new HttpLambdaIntegration(`${spec.id}-integration`, fn.function);

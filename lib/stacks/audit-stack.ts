@@ -65,6 +65,7 @@ import type { Construct } from "constructs";
 import { AUDIT_NAMESPACE } from "../../src/audit/metrics.ts";
 import { TABLES, tableName } from "../../src/shared/tables.ts";
 import {
+  AUDIT_SUBSCRIPTION_FILTER_NAME,
   alarmTopicName,
   auditArchiveName,
   auditDeliveryStreamName,
@@ -72,6 +73,7 @@ import {
   auditSpillQueueName,
   auditStoreDlqName,
   eventBusName,
+  functionLogGroupName,
   functionLogGroupPrefix,
 } from "../config/names.ts";
 import type { PortcullisConfig } from "../config/stage.ts";
@@ -127,6 +129,11 @@ const firehoseTarget = (stream: CfnDeliveryStream, role: Role, deadLetterQueue: 
 
 export interface AuditStackProps extends StackProps {
   readonly config: PortcullisConfig;
+  /**
+   * Ids of the functions that emit audit events (their log groups are subscribed with the `log`
+   * transport: their delivery errors are alarmed here). @default none
+   */
+  readonly emitters?: readonly string[];
 }
 
 export class AuditStack extends Stack {
@@ -223,6 +230,7 @@ export class AuditStack extends Stack {
         PORTCULLIS_REGION: this.region,
         PORTCULLIS_EVENT_BUS: eventBusName(config),
         PORTCULLIS_AUDIT_DLQ_URL: spillQueue.queueUrl,
+        PORTCULLIS_AUDIT_LOG_GROUP_PREFIX: functionLogGroupPrefix(config),
       },
       async: { retryAttempts: 2, maxEventAge: Duration.hours(6), deadLetterQueue: storeDlq },
     });
@@ -243,10 +251,12 @@ export class AuditStack extends Stack {
 
     // Redrive: one mapping per queue, created disabled. Enabling one drains the queue into the
     // writer (idempotent by event id); disable it again when the queue is empty (docs/DEPLOY.md).
-    const redrive = (q: IQueue) =>
-      new SqsEventSource(q, { enabled: false, batchSize: 10, maxConcurrency: 2 });
+    const redrive = (q: IQueue, batchSize = 10) =>
+      new SqsEventSource(q, { enabled: false, batchSize, maxConcurrency: 2 });
     const spillRedrive = redrive(spillQueue);
-    const storeRedrive = redrive(storeDlq);
+    // One message at a time: a message of the forwarder's (a whole subscription payload) can hold
+    // thousands of events, and ten of them could outlast the writer's timeout, again and again.
+    const storeRedrive = redrive(storeDlq, 1);
     writer.function.addEventSource(spillRedrive);
     writer.function.addEventSource(storeRedrive);
 
@@ -467,11 +477,48 @@ export class AuditStack extends Stack {
       auditMetric("AuditEventsRejected", Stats.SUM),
       "The audit forwarder found audit lines it could not read (truncated or invalid): see its log for where they are",
     );
+    const fiveMinutes = { statistic: Stats.SUM, period: Duration.minutes(5) };
     alarm(
       "ForwarderErrors",
-      forwarder.function.metricErrors({ statistic: Stats.SUM, period: Duration.minutes(5) }),
+      forwarder.function.metricErrors(fiveMinutes),
       "The audit forwarder failed (it is retried, then the payload is dead-lettered to the store DLQ)",
     );
+    alarm(
+      "ForwarderThrottles",
+      forwarder.function.metricThrottles(fiveMinutes),
+      "The audit forwarder is throttled: audit lines wait in Lambda's asynchronous queue (6 hours, then the store DLQ)",
+    );
+    // What Lambda's asynchronous side loses: events past their age or retries without a dead-letter
+    // queue, and dead letters it could not send.
+    for (const [fid, fn] of [
+      ["Forwarder", forwarder],
+      ["Writer", writer],
+    ] as const)
+      for (const metricName of ["AsyncEventsDropped", "DeadLetterErrors"])
+        alarm(
+          `${fid}${metricName}`,
+          fn.function.metric(metricName, fiveMinutes),
+          `Lambda dropped asynchronous invocations of the audit ${fid.toLowerCase()} (${metricName}): their events are only in the function logs (docs/DEPLOY.md "Redrive")`,
+        );
+    // CloudWatch Logs drops a subscription delivery on a non-retryable error (a missing permission,
+    // a deleted forwarder): audit lines stay in the log group only (replay: docs/DEPLOY.md).
+    if (config.audit.transport === "log")
+      for (const id of props.emitters ?? [])
+        for (const metricName of ["DeliveryErrors", "DeliveryThrottling"])
+          alarm(
+            `${id.charAt(0).toUpperCase()}${id.slice(1)}Lines${metricName}`,
+            new Metric({
+              namespace: "AWS/Logs",
+              metricName,
+              dimensionsMap: {
+                LogGroupName: functionLogGroupName(config, id),
+                DestinationType: "Lambda",
+                FilterName: AUDIT_SUBSCRIPTION_FILTER_NAME,
+              },
+              ...fiveMinutes,
+            }),
+            `CloudWatch Logs could not deliver the audit lines of the ${id} function to the forwarder (${metricName}): replay them from its log group`,
+          );
     const depth = (q: Queue) =>
       q.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, period: Duration.minutes(5) });
     alarm("SpillQueueDepth", depth(spillQueue), "Spilled audit events are waiting: redrive them");

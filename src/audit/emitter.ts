@@ -105,10 +105,7 @@ export class AuditEmitter {
       event.time = this.#iso(at ?? (Number.isNaN(this.#at) ? d.clock.now() : this.#at));
       event.region = d.region;
       redactInPlace(event);
-      const m = d.metrics;
-      if (event.decision === "allow") m.add("DecisionsAllowed");
-      else if (event.decision === "deny") m.add("DecisionsDenied");
-      m.add("AuditEventsEmitted");
+      d.metrics.countEvent(event.decision);
       d.bus.publish(event);
     } catch (err) {
       this.#d.metrics.add("AuditEmitErrors");

@@ -7,17 +7,20 @@
  * Each audit line is validated against the event schema and put on the EventBridge bus
  * (`EventBridgeEventBus`: batches of 10, retries of failed entries, spill to SQS). Lines that are
  * not audit lines are skipped (the filter pattern selects audit lines; a robust reader does not rely
- * on it); an audit line that cannot be read (truncated, invalid) is rejected: logged with where it
- * is in the log group (never its content) and counted (`AuditEventsRejected`, alarmed).
+ * on it); an audit line that cannot be read (truncated, invalid), from a log group or account other
+ * than the emitting functions', or naming another region, is rejected: logged with where it is in
+ * the log group (never its values) and counted (`AuditEventsRejected`, alarmed). A delivery that
+ * does not decode fails the invocation (retried, then dead-lettered).
  *
  * If events could be neither delivered nor spilled, the invocation fails, so Lambda retries the
  * whole payload (asynchronous invocation: two retries, then the dead-letter queue, whose redrive
- * decodes the same payload: functions/audit-writer.ts). Redelivery is harmless: the audit writer
- * is idempotent by event id.
+ * decodes the same payload: functions/audit-writer.ts). A retried payload puts its delivered events
+ * on the bus again: the audit writer is idempotent by event id, and other consumers of the bus
+ * (the archive, the S3 sink) de-duplicate by `id`, as with any at-least-once delivery.
  */
 import { gunzipSync } from "node:zlib";
 import type { Logger } from "../shared/logger.ts";
-import { AUDIT_LINE_MARKER, AUDIT_LINE_VERSION } from "./adapters/log-lines.ts";
+import { AUDIT_LINE_MARKER, AUDIT_LINE_START, AUDIT_LINE_VERSION } from "./adapters/log-lines.ts";
 import { type AuditEvent, auditEventSchema } from "./events.ts";
 import type { AuditMetrics } from "./metrics.ts";
 import type { EventBus } from "./ports.ts";
@@ -30,6 +33,7 @@ export interface CloudWatchLogsEvent {
 /** The decoded payload of a {@link CloudWatchLogsEvent}. */
 export interface LogsPayload {
   readonly messageType: string;
+  readonly owner?: string;
   readonly logGroup?: string;
   readonly logStream?: string;
   readonly logEvents: readonly {
@@ -39,8 +43,12 @@ export interface LogsPayload {
   }[];
 }
 
-/** Largest decompressed payload read (a subscription delivers at most ~1 MB compressed). */
-const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest decompressed payload read: far above what a subscription delivers (an asynchronous Lambda
+ * payload is at most 1 MB, compressed), and small enough to keep a decompression bomb's string
+ * and its parse well inside the function's memory.
+ */
+const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 
 /** Whether `input` has the shape of a subscription delivery. */
 export const isCloudWatchLogsEvent = (input: unknown): input is CloudWatchLogsEvent =>
@@ -67,8 +75,6 @@ export interface AuditLines {
   readonly skipped: number;
 }
 
-const MARKER = `{"${AUDIT_LINE_MARKER}":`;
-
 /** The audit events of a payload's log events (one line each; several lines per message read too). */
 export function auditEventsOf(payload: LogsPayload): AuditLines {
   const events: AuditEvent[] = [];
@@ -79,7 +85,7 @@ export function auditEventsOf(payload: LogsPayload): AuditLines {
     for (const raw of message.split("\n")) {
       const line = raw.trim();
       if (line === "") continue;
-      if (!line.startsWith(MARKER)) {
+      if (!line.startsWith(AUDIT_LINE_START)) {
         skipped++;
         continue;
       }
@@ -110,51 +116,86 @@ export function auditEventsOf(payload: LogsPayload): AuditLines {
   return { events, rejected, skipped };
 }
 
+/** Logs where each rejected line is (log group, stream, log event id) and why; never the line. */
+export function logRejected(log: Logger, payload: LogsPayload, rejected: AuditLines["rejected"]): void {
+  for (const r of rejected)
+    log.error("audit line rejected", {
+      logGroup: payload.logGroup,
+      logStream: payload.logStream,
+      logEventId: r.logEventId,
+      why: r.why,
+    });
+}
+
 export interface ForwardResult {
   readonly forwarded: number;
   readonly rejected: number;
   readonly skipped: number;
 }
 
+/**
+ * Where audit lines may come from (the forwarder is the only way onto the bus besides `PutEvents`):
+ * the account (`owner`), the log groups (by name prefix), and the region the events name.
+ */
+export interface ForwarderSources {
+  readonly account?: string;
+  readonly logGroupPrefix?: string;
+  readonly region?: string;
+}
+
 export function createAuditForwarder(deps: {
   readonly bus: EventBus;
   readonly metrics: AuditMetrics;
   readonly log: Logger;
-}): (input: unknown, options?: { readonly deadline?: number }) => Promise<ForwardResult> {
+  readonly sources?: ForwarderSources;
+}): (
+  input: unknown,
+  options?: { readonly deadline?: number; readonly account?: string },
+) => Promise<ForwardResult> {
   const { bus, metrics, log } = deps;
   return async (input, options = {}) => {
-    let payload: LogsPayload;
-    try {
-      if (!isCloudWatchLogsEvent(input)) throw new Error("no awslogs.data");
-      payload = decodeLogsEvent(input);
-    } catch (err) {
-      // Not from CloudWatch Logs: nothing to retry, nothing to forward.
+    if (!isCloudWatchLogsEvent(input)) {
+      // Not a subscription delivery: nothing to retry, nothing to forward.
       metrics.add("AuditEventsRejected");
-      log.error("audit forwarder input rejected", { why: (err as Error).message });
+      log.error("audit forwarder input rejected", { why: "no awslogs.data" });
       return { forwarded: 0, rejected: 1, skipped: 0 };
     }
+    // A delivery that does not decode fails the invocation: retried, then kept in the dead-letter
+    // queue for a look, rather than dropped.
+    const payload = decodeLogsEvent(input);
     if (payload.messageType !== "DATA_MESSAGE") return { forwarded: 0, rejected: 0, skipped: 0 };
-    const { events, rejected, skipped } = auditEventsOf(payload);
+    const lines = auditEventsOf(payload);
+    const { skipped } = lines;
+    const rejected = [...lines.rejected];
+    const events: AuditEvent[] = [];
+    const from = { ...deps.sources, ...(options.account ? { account: options.account } : {}) };
+    const foreign =
+      (from.account !== undefined && payload.owner !== from.account) ||
+      (from.logGroupPrefix !== undefined && !payload.logGroup?.startsWith(from.logGroupPrefix));
+    for (const e of lines.events) {
+      if (foreign) rejected.push({ logEventId: undefined, why: "not from an emitting function's log group" });
+      else if (from.region !== undefined && e.region !== from.region)
+        rejected.push({ logEventId: undefined, why: `event of region ${e.region}, not ${from.region}` });
+      else events.push(e);
+    }
     if (rejected.length > 0) {
       metrics.add("AuditEventsRejected", rejected.length);
-      for (const r of rejected)
-        log.error("audit line rejected", {
+      if (foreign)
+        log.error("audit lines from an unexpected source rejected", {
+          owner: payload.owner,
           logGroup: payload.logGroup,
-          logStream: payload.logStream,
-          logEventId: r.logEventId,
-          why: r.why,
+          lines: rejected.length,
         });
+      else logRejected(log, payload, rejected);
     }
     const failuresBefore = metrics.totals.AuditSpillFailures;
     for (const e of events) {
       // The emitters' routine counters, counted here from their lines (they write EMF lines only
       // when something went wrong: EXCEPTION_METRICS).
-      if (e.decision === "allow") metrics.add("DecisionsAllowed");
-      else if (e.decision === "deny") metrics.add("DecisionsDenied");
-      metrics.add("AuditEventsEmitted");
+      metrics.countEvent(e.decision);
       bus.publish(e);
     }
-    await bus.flush(options);
+    await bus.flush(options.deadline === undefined ? {} : { deadline: options.deadline });
     const lost = metrics.totals.AuditSpillFailures - failuresBefore;
     // Neither delivered nor spilled: fail, so Lambda retries the payload (then dead-letters it).
     if (lost > 0) throw new Error(`${lost} audit events neither delivered nor spilled`);

@@ -59,8 +59,14 @@ export class AuditMetrics {
 
   /** Whether one of the {@link EXCEPTION_METRICS} moved in this window. */
   hasExceptions(): boolean {
-    const w = this.#window;
-    return w.AuditEmitErrors > 0 || w.AuditEventsSpilled > 0 || w.AuditSpillFailures > 0;
+    return EXCEPTION_METRICS.some((n) => this.#window[n] > 0);
+  }
+
+  /** Counts an event emitted: its decision (`allow`/`deny`) and the event itself. */
+  countEvent(decision: string): void {
+    if (decision === "allow") this.add("DecisionsAllowed");
+    else if (decision === "deny") this.add("DecisionsDenied");
+    this.add("AuditEventsEmitted");
   }
 
   /**

@@ -8,22 +8,24 @@
  */
 import { gzipSync } from "node:zlib";
 import type { Context } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configFromEnv } from "../../functions/_shared/config.ts";
 import { type Container, createContainer } from "../../functions/_shared/container.ts";
 import { createHandlers } from "../../functions/_shared/handlers.ts";
 import { DynamoDbAuditStore } from "../../src/audit/adapters/dynamodb.ts";
-import { AUDIT_LINE_MARKER } from "../../src/audit/adapters/log-lines.ts";
+import { AUDIT_LINE_START, auditLine } from "../../src/audit/adapters/log-lines.ts";
 import type { AuditEvent } from "../../src/audit/events.ts";
 import { createAuditWriter } from "../../src/audit/writer.ts";
 import { systemClock } from "../../src/shared/clock.ts";
 import { createLogger } from "../../src/shared/logger.ts";
 import { checkEventAt } from "../support/audit-events.ts";
+import { subscriptionDelivery } from "../support/cloudwatch-logs.ts";
 import { useDynamoDbTables } from "../support/dynamodb.ts";
 import { type EventBridgeStandin, startEventBridgeStandin } from "../support/eventbridge-standin.ts";
 import { apiEvent, bearer, lambdaContext } from "../support/events.ts";
 import { DOCUMENT_VIEWER_MODEL } from "../support/models.ts";
 import { type SqsStandin, startSqsStandin } from "../support/sqs-standin.ts";
+import { captureStdout } from "../support/stdout.ts";
 
 const ADMIN = "admin-key-for-audit-log-transport";
 const ddb = useDynamoDbTables();
@@ -34,36 +36,17 @@ let forwarder: (event: unknown, context: Context) => Promise<void>;
 
 const ctx = (ms = 10_000) => ({ ...lambdaContext, getRemainingTimeInMillis: () => ms }) as unknown as Context;
 
-/** Runs `f` with standard output captured; returns what it wrote, line by line. */
-async function capture(f: () => Promise<unknown>): Promise<string[]> {
-  const writes: string[] = [];
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    writes.push(String(chunk));
-    return true;
-  });
-  try {
-    await f();
-  } finally {
-    spy.mockRestore();
-  }
-  return writes.join("").split("\n").filter(Boolean);
-}
+const capture = (f: () => Promise<unknown>) => captureStdout(f);
 
-const isAuditLine = (l: string) => l.startsWith(`{"${AUDIT_LINE_MARKER}":`);
+/** An event of this region (the forwarder takes no other), `i` ms into 2099. */
+const eventAt = (tenant: string, i: number) =>
+  checkEventAt(tenant, i, Date.UTC(2099, 0, 1), { region: "eu-west-1" });
+
+const isAuditLine = (l: string) => l.startsWith(AUDIT_LINE_START);
 const eventOf = (line: string) => (JSON.parse(line) as { event: AuditEvent }).event;
 
-/** A subscription delivery of `lines`, one log event per line, as CloudWatch Logs invokes its destination. */
-function delivery(lines: readonly string[], messageType = "DATA_MESSAGE") {
-  const payload = {
-    messageType,
-    owner: "123456789012",
-    logGroup: "/portcullis/test/functions/authz",
-    logStream: "2026/11/30/[$LATEST]0123456789abcdef",
-    subscriptionFilters: ["portcullis-audit-lines"],
-    logEvents: lines.map((message, i) => ({ id: String(36_000_000 + i), timestamp: Date.now(), message })),
-  };
-  return { awslogs: { data: gzipSync(JSON.stringify(payload)).toString("base64") } };
-}
+const delivery = (lines: readonly string[], messageType?: string) =>
+  subscriptionDelivery(lines, messageType ? { messageType } : {});
 
 beforeAll(async () => {
   eb = await startEventBridgeStandin();
@@ -88,6 +71,7 @@ beforeAll(async () => {
     PORTCULLIS_AUDIT_DLQ_URL: sqs.queueUrl,
     PORTCULLIS_EVENTBRIDGE_ENDPOINT: eb.url,
     PORTCULLIS_SQS_ENDPOINT: sqs.url,
+    PORTCULLIS_AUDIT_LOG_GROUP_PREFIX: "/portcullis/test/functions/",
     // Its error lines are captured with its standard output in every call below.
     PORTCULLIS_LOG_LEVEL: "error",
   });
@@ -103,6 +87,7 @@ afterAll(async () => {
     "PORTCULLIS_AUDIT_DLQ_URL",
     "PORTCULLIS_EVENTBRIDGE_ENDPOINT",
     "PORTCULLIS_SQS_ENDPOINT",
+    "PORTCULLIS_AUDIT_LOG_GROUP_PREFIX",
     "PORTCULLIS_LOG_LEVEL",
   ])
     delete process.env[k];
@@ -196,10 +181,14 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     expect(c.audit.metrics.totals.AuditEventsLogged).toBe(events.length);
     expect(c.audit.metrics.totals.AuditEventsEmitted).toBe(events.length);
 
-    // CloudWatch Logs delivers every line of the log group that matches the filter; a delivery may
-    // hold any lines, so the forwarder is given them all (the EMF lines among them are skipped).
+    // CloudWatch Logs delivers the lines of the log group that match the filter (a term): other
+    // lines mentioning it reach the forwarder too, which skips them.
     const accepted0 = eb.accepted.length;
-    const out = await capture(() => forwarder(delivery(all), ctx(30_000)));
+    const noise = [
+      '{"level":"info","msg":"request","note":"portcullis_audit"}',
+      "START RequestId: 0f0c Version: $LATEST",
+    ];
+    const out = await capture(() => forwarder(delivery([...noise, ...all]), ctx(30_000)));
     const onBus = eb.accepted.slice(accepted0);
     expect(onBus.map((a) => (a.detail as AuditEvent).id)).toEqual(events.map((e) => e.id));
     expect(onBus.map((a) => a.entry.DetailType)).toEqual(events.map((e) => e.type));
@@ -216,20 +205,21 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     });
     expect(emf!.AuditEventLag).toBeGreaterThanOrEqual(0);
 
-    // The writer, as the store rule's target, stores each bus event once; a second delivery of the
-    // same payload (Lambda's retry, CloudWatch Logs' redelivery) adds nothing.
+    // The same payload again (Lambda's retry of the forwarder): the events go on the bus again.
+    await capture(() => forwarder(delivery(all), ctx(30_000)));
+    const again = eb.accepted.slice(accepted0 + events.length);
+    expect(again.map((a) => (a.detail as AuditEvent).id)).toEqual(events.map((e) => e.id));
+
+    // The writer, the store rule's target, stores each event once, however often the bus carried it.
     const store = new DynamoDbAuditStore(ddb.client, ddb.names.audit, {
       retentionDays: 365,
       clock: systemClock,
     });
     const write = createAuditWriter({ store, log: createLogger({ level: "silent" }) });
-    const busEvents = onBus.map((a) => ({
-      source: a.entry.Source,
-      "detail-type": a.entry.DetailType,
-      detail: a.detail,
-    }));
-    expect(await write(busEvents)).toEqual({ written: events.length, duplicates: 0, rejected: 0 });
-    expect(await write(busEvents)).toEqual({ written: 0, duplicates: events.length, rejected: 0 });
+    const busEvents = (xs: typeof onBus) =>
+      xs.map((a) => ({ source: a.entry.Source, "detail-type": a.entry.DetailType, detail: a.detail }));
+    expect(await write(busEvents(onBus))).toEqual({ written: events.length, duplicates: 0, rejected: 0 });
+    expect(await write(busEvents(again))).toEqual({ written: 0, duplicates: events.length, rejected: 0 });
     // All of them are the new tenant's (its creation included), in the query API's order.
     const tenant = events.find((e) => e.type === "authz.check")!.tenant;
     expect(events.every((e) => e.tenant === tenant)).toBe(true);
@@ -240,28 +230,29 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
   it("a write that fails spills the invocation's events to SQS; then, and only then, the function writes an EMF line, of what went wrong", async () => {
     const h = createHandlers(c);
     const messages0 = sqs.messages.length;
-    const written: string[] = [];
-    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-      if (String(chunk).startsWith(`{"${AUDIT_LINE_MARKER}":`)) throw new Error("EPIPE");
-      written.push(String(chunk));
-      return true;
-    });
     let status: number | undefined;
-    try {
-      status = (
-        await h.admin!(
-          apiEvent({
-            method: "POST",
-            path: "/admin/v1/tenants",
-            headers: bearer(ADMIN),
-            body: { name: "Pipe" },
-          }),
-          ctx(),
-        )
-      ).statusCode;
-    } finally {
-      spy.mockRestore();
-    }
+    const written = await captureStdout(
+      async () => {
+        status = (
+          await h.admin!(
+            apiEvent({
+              method: "POST",
+              path: "/admin/v1/tenants",
+              headers: bearer(ADMIN),
+              body: { name: "Pipe" },
+            }),
+            ctx(),
+          )
+        ).statusCode;
+      },
+      // write(2) on a standard output whose reader is gone.
+      {
+        failWrite: (chunk) =>
+          chunk.startsWith(AUDIT_LINE_START)
+            ? Object.assign(new Error("EPIPE"), { code: "EPIPE" })
+            : undefined,
+      },
+    );
     expect(status).toBe(201);
     const spilled = sqs.messages
       .slice(messages0)
@@ -277,9 +268,8 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
 
   it("EventBridge failing 20% of entries: every forwarded event is delivered or spilled, counted", async () => {
     eb.set({ failRate: 0.2 });
-    const t0 = Date.UTC(2099, 0, 1);
-    const events = Array.from({ length: 600 }, (_, i) => checkEventAt("t-burst", i, t0));
-    const lines = events.map((e) => `{"${AUDIT_LINE_MARKER}":1,"event":${JSON.stringify(e)}}`);
+    const events = Array.from({ length: 600 }, (_, i) => eventAt("t-burst", i));
+    const lines = events.map((e) => auditLine(e));
     const accepted0 = eb.accepted.length;
     const spilled0 = sqs.messages.length;
     const out: string[] = [];
@@ -301,13 +291,12 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
   });
 
   it("an unreadable audit line is rejected (counted, located, never logged whole); the others go through", async () => {
-    const [a, b] = [checkEventAt("t-bad", 1, Date.UTC(2099, 0)), checkEventAt("t-bad", 2, Date.UTC(2099, 0))];
-    const line = (e: AuditEvent) => `{"${AUDIT_LINE_MARKER}":1,"event":${JSON.stringify(e)}}`;
-    const truncated = line(b).slice(0, 120);
-    const invalid = `{"${AUDIT_LINE_MARKER}":1,"event":{"id":"not-an-id","secret":"hunter2"}}`;
+    const [a, b] = [eventAt("t-bad", 1), eventAt("t-bad", 2)];
+    const truncated = auditLine(b).slice(0, 120);
+    const invalid = `${AUDIT_LINE_START}1,"event":{"id":"not-an-id","secret":"hunter2"}}`;
     const accepted0 = eb.accepted.length;
     const out = await capture(() =>
-      forwarder(delivery([line(a), truncated, invalid, "START RequestId: x Version: $LATEST"]), ctx()),
+      forwarder(delivery([auditLine(a), truncated, invalid, "START RequestId: x Version: $LATEST"]), ctx()),
     );
     expect(eb.accepted.slice(accepted0).map((x) => (x.detail as AuditEvent).id)).toEqual([a.id]);
     const json = out.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -323,27 +312,53 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     expect(logged).not.toContain(b.id);
   });
 
-  it("a control message forwards nothing; input that is not a subscription delivery is rejected, not retried", async () => {
+  it("a control message forwards nothing; input that is not a delivery is rejected; a delivery that does not decode fails (retried, dead-lettered)", async () => {
     const accepted0 = eb.accepted.length;
     const out = await capture(() => forwarder(delivery([], "CONTROL_MESSAGE"), ctx()));
     expect(eb.accepted.length).toBe(accepted0);
     expect(out.filter((l) => l.includes('"_aws"'))).toEqual([]);
-    const bad = await capture(() => forwarder({ awslogs: { data: "bm90IGd6aXA=" } }, ctx()));
+    const bad = await capture(() => forwarder({ records: [] }, ctx()));
     const emf = bad.map((l) => JSON.parse(l) as Record<string, number>).find((j) => j._aws);
     expect(emf).toMatchObject({ AuditEventsRejected: 1 });
+    await expect(capture(() => forwarder({ awslogs: { data: "bm90IGd6aXA=" } }, ctx()))).rejects.toThrow();
+    // A decompression bomb: refused past 16 MiB, before it is held as one string.
+    const bomb = { awslogs: { data: gzipSync(Buffer.alloc(32 * 1024 * 1024, 32)).toString("base64") } };
+    await expect(capture(() => forwarder(bomb, ctx()))).rejects.toThrow(/buffer|length|large/i);
     expect(eb.accepted.length).toBe(accepted0);
+  });
+
+  it("takes lines only from this account's emitting log groups, naming this region", async () => {
+    const e = eventAt("t-src", 1);
+    const elsewhere = { ...eventAt("t-src", 2), region: "us-east-1" };
+    const accepted0 = eb.accepted.length;
+    const from = (options: { owner?: string; logGroup?: string }, lines = [auditLine(e)]) =>
+      capture(() =>
+        forwarder(subscriptionDelivery(lines, options), {
+          ...ctx(),
+          invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:portcullis-test-forwarder",
+        } as Context),
+      );
+    const emfOf = (out: string[]) =>
+      out.map((l) => JSON.parse(l) as Record<string, number>).find((j) => j._aws);
+    expect(emfOf(await from({ owner: "210987654321" }))).toMatchObject({ AuditEventsRejected: 1 });
+    expect(emfOf(await from({ logGroup: "/aws/lambda/someone-else" }))).toMatchObject({
+      AuditEventsRejected: 1,
+    });
+    expect(emfOf(await from({}, [auditLine(elsewhere), auditLine(e)]))).toMatchObject({
+      AuditEventsRejected: 1,
+      AuditEventsDelivered: 1,
+    });
+    expect(eb.accepted.slice(accepted0).map((a) => (a.detail as AuditEvent).id)).toEqual([e.id]);
   });
 
   it("with EventBridge and SQS both down, the forwarder fails the invocation (Lambda retries, then dead-letters)", async () => {
     eb.set({ requestFailRate: 1 });
     sqs.set({ down: true });
-    const e = checkEventAt("t-down", 1, Date.UTC(2099, 0));
+    const e = eventAt("t-down", 1);
     try {
-      await expect(
-        capture(() =>
-          forwarder(delivery([`{"${AUDIT_LINE_MARKER}":1,"event":${JSON.stringify(e)}}`]), ctx(2_000)),
-        ),
-      ).rejects.toThrow(/neither delivered nor spilled/);
+      await expect(capture(() => forwarder(delivery([auditLine(e)]), ctx(2_000)))).rejects.toThrow(
+        /neither delivered nor spilled/,
+      );
     } finally {
       eb.set({ requestFailRate: 0 });
       sqs.set({ down: false });

@@ -6,7 +6,6 @@
  * cdk-nag. Synthesized in-process like stacks.test.ts (no bundling).
  */
 
-import { gzipSync } from "node:zlib";
 import type { CfnResource } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import type { Context } from "aws-lambda";
@@ -19,6 +18,7 @@ import { createHandlers } from "../../functions/_shared/handlers.ts";
 import { redriveBodies } from "../../functions/audit-writer.ts";
 import { FUNCTIONS, type FunctionSpec } from "../../lib/config/functions.ts";
 import {
+  AUDIT_SUBSCRIPTION_FILTER_NAME,
   auditArchiveName,
   auditSpillQueueName,
   eventBusName,
@@ -27,10 +27,11 @@ import {
 } from "../../lib/config/names.ts";
 import { AUDIT_COUNT_ALARMS, AUDIT_EVENT_SOURCE, type AuditStack } from "../../lib/stacks/audit-stack.ts";
 import { AUDIT_SOURCE } from "../../src/audit/adapters/eventbridge.ts";
-import { AUDIT_LINE_FILTER_PATTERN } from "../../src/audit/adapters/log-lines.ts";
+import { AUDIT_LINE_FILTER_PATTERN, auditLine } from "../../src/audit/adapters/log-lines.ts";
 import { AUDIT_METRIC_NAMES, AUDIT_NAMESPACE } from "../../src/audit/metrics.ts";
 import { tableName } from "../../src/shared/tables.ts";
 import { checkEventAt } from "../support/audit-events.ts";
+import { subscriptionDelivery } from "../support/cloudwatch-logs.ts";
 import { apiEvent, bearer, lambdaContext } from "../support/events.ts";
 import {
   acknowledgements,
@@ -119,11 +120,19 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
     expect(template(stack()).Resources[logGroupId]!.Properties?.RetentionInDays).toBe(
       synth.config.logRetention,
     );
+    // Asynchronous retries: the writer's and the forwarder's, nothing else.
     const invoke = Object.values(resources(stack(), "AWS::Lambda::EventInvokeConfig"));
+    expect(invoke).toHaveLength(2);
     expect(invoke.map((r) => r.Properties)).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ FunctionName: ref(ids().writer), MaximumRetryAttempts: 2 }),
-      ]),
+      expect.arrayContaining(
+        [ids().writer, ids().forwarder].map((id) =>
+          expect.objectContaining({
+            FunctionName: ref(id),
+            MaximumRetryAttempts: 2,
+            MaximumEventAgeInSeconds: 21_600,
+          }),
+        ),
+      ),
     );
   });
 
@@ -141,12 +150,8 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
       PORTCULLIS_REGION: region,
       PORTCULLIS_EVENT_BUS: eventBusName(synth.config),
       PORTCULLIS_AUDIT_DLQ_URL: ref(ids().spill),
+      PORTCULLIS_AUDIT_LOG_GROUP_PREFIX: functionLogGroupPrefix(synth.config),
     });
-    expect(
-      Object.values(resources(stack(), "AWS::Lambda::EventInvokeConfig")).map((r) => r.Properties),
-    ).toContainEqual(
-      expect.objectContaining({ FunctionName: ref(ids().forwarder), MaximumRetryAttempts: 2 }),
-    );
     const permissions = Object.values(resources(stack(), "AWS::Lambda::Permission"))
       .map((r) => r.Properties!)
       .filter((x) => JSON.stringify(x.FunctionName).includes(ids().forwarder));
@@ -156,20 +161,23 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
     const sourceArn = flat(permissions[0]!.SourceArn);
     expect(sourceArn).toContain(`:log-group:${functionLogGroupPrefix(synth.config)}*:*`);
     expect(sourceArn).toContain(`:logs:${region}:`);
-    expect(permissions[0]!.SourceAccount).toBeDefined();
-    // IAM: PutEvents on this bus, SendMessage on the spill queue; no table, no other bus.
+    expect(permissions[0]!.SourceAccount).toEqual({ Ref: "AWS::AccountId" });
+    // IAM: PutEvents on this bus, SendMessage on the spill queue and the store DLQ (Lambda's
+    // DeadLetterConfig sends as the function); no table, no other bus.
     const statements = roleStatements(stack(), ids().forwarderRole);
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
     expect([...services].sort()).toEqual(["events", "logs", "sqs", "xray"]);
-    for (const st of statements) {
-      const actions = actionsOf(st);
-      if (actions.includes("events:PutEvents")) expect(st.Resource).toEqual(arnOf(ids().bus));
-      // The spill queue, and the store DLQ (Lambda's DeadLetterConfig sends as the function).
-      if (actions.some((a) => a.startsWith("sqs:"))) {
-        expect(actions).toEqual(["sqs:SendMessage"]);
-        expect([arnOf(ids().spill), arnOf(ids().storeDlq)]).toContainEqual(st.Resource);
-      }
-    }
+    const on = (service: string) =>
+      statements
+        .filter((st) => actionsOf(st).some((a) => a.startsWith(`${service}:`)))
+        .map((st) => JSON.stringify([actionsOf(st), st.Resource]));
+    expect(on("events")).toEqual([JSON.stringify([["events:PutEvents"], arnOf(ids().bus)])]);
+    expect(on("sqs").sort()).toEqual(
+      [
+        JSON.stringify([["sqs:SendMessage"], arnOf(ids().spill)]),
+        JSON.stringify([["sqs:SendMessage"], arnOf(ids().storeDlq)]),
+      ].sort(),
+    );
   });
 
   it("writer IAM: PutItem on the audit table only; consume of the two redrive queues; nothing else", () => {
@@ -359,10 +367,12 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
           Enabled: false,
           FunctionName: ref(ids().writer),
         }),
+        // One message at a time: a forwarder's dead-lettered payload can hold thousands of events.
         expect.objectContaining({
           EventSourceArn: arnOf(ids().storeDlq),
           Enabled: false,
           FunctionName: ref(ids().writer),
+          BatchSize: 1,
         }),
       ]),
     );
@@ -422,15 +432,22 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
       expect(name.startsWith(functionLogGroupPrefix(synth.config))).toBe(true);
       const mine = filters.filter((f) => JSON.stringify(f.LogGroupName) === JSON.stringify(ref(groupId)));
       expect(mine, spec.id).toHaveLength(spec.emitsEvents ? 1 : 0);
-      if (spec.emitsEvents)
+      if (spec.emitsEvents) {
         expect(mine[0]).toEqual({
           LogGroupName: ref(groupId),
           FilterPattern: AUDIT_LINE_FILTER_PATTERN,
-          FilterName: "portcullis-audit-lines",
+          FilterName: AUDIT_SUBSCRIPTION_FILTER_NAME,
           DestinationArn: {
             "Fn::GetStackOutput": { StackName: stack().stackName, Region: region, OutputName: forwarderArn },
           },
         });
+        // The function (switched to the log transport) is created or updated after its filter.
+        const filterId = Object.entries(resources(api, "AWS::Logs::SubscriptionFilter")).find(
+          ([, f]) => JSON.stringify(f.Properties?.LogGroupName) === JSON.stringify(ref(groupId)),
+        )![0];
+        const fnId = api.getLogicalId(fn.function.node.defaultChild as CfnResource);
+        expect(apiResources[fnId]!.DependsOn).toContain(filterId);
+      }
     }
     expect(filters).toHaveLength((FUNCTIONS as readonly FunctionSpec[]).filter((f) => f.emitsEvents).length);
     // The forwarder's own log group is never subscribed (it would forward its own failures).
@@ -484,6 +501,36 @@ describe.each(REGIONS)("audit stack (%s)", (region) => {
         ),
       ),
     );
+    // What Lambda's asynchronous side drops, for both asynchronously invoked functions.
+    for (const metric of ["AsyncEventsDropped", "DeadLetterErrors"])
+      expect(
+        on("AWS/Lambda", metric)
+          .map((a) => JSON.stringify(a.Dimensions))
+          .sort(),
+      ).toEqual(
+        [ids().writer, ids().forwarder]
+          .map((id) => JSON.stringify([{ Name: "FunctionName", Value: ref(id) }]))
+          .sort(),
+      );
+    expect(on("AWS/Lambda", "Throttles")).toEqual([
+      expect.objectContaining({ Dimensions: [{ Name: "FunctionName", Value: ref(ids().forwarder) }] }),
+    ]);
+    // Subscription deliveries CloudWatch Logs gave up on, per emitting function's log group.
+    const emitters = (FUNCTIONS as readonly FunctionSpec[]).filter((f) => f.emitsEvents);
+    for (const metric of ["DeliveryErrors", "DeliveryThrottling"]) {
+      const dims = on("AWS/Logs", metric).map((a) => JSON.stringify(a.Dimensions));
+      expect(dims.sort()).toEqual(
+        emitters
+          .map((f) =>
+            JSON.stringify([
+              { Name: "DestinationType", Value: "Lambda" },
+              { Name: "FilterName", Value: AUDIT_SUBSCRIPTION_FILTER_NAME },
+              { Name: "LogGroupName", Value: functionLogGroupName(synth.config, f.id) },
+            ]),
+          )
+          .sort(),
+      );
+    }
     expect(on("AWS/Events", "InvocationsFailedToBeSentToDlq")).toHaveLength(2);
     expect(on("AWS/Firehose", "DeliveryToS3.DataFreshness")).toHaveLength(1);
   });
@@ -676,19 +723,10 @@ describe("redrive message shapes (functions/audit-writer.ts)", () => {
 
   it("expands a dead-lettered forwarder payload (CloudWatch Logs event) into one message per audit line", () => {
     const [a, b] = [checkEventAt("t1", 1, Date.UTC(2099, 0)), checkEventAt("t1", 2, Date.UTC(2099, 0))];
-    const line = (e: unknown) => `{"portcullis_audit":1,"event":${JSON.stringify(e)}}`;
-    const payload = {
-      messageType: "DATA_MESSAGE",
-      logGroup: "/portcullis/test/functions/authz",
-      logStream: "s",
-      subscriptionFilters: ["portcullis-audit-lines"],
-      logEvents: [
-        { id: "1", timestamp: 0, message: `${line(a)}\n` },
-        { id: "2", timestamp: 0, message: `${line(b)}\n` },
-        { id: "3", timestamp: 0, message: line(b).slice(0, 40) }, // truncated: rejected, logged
-      ],
-    };
-    const body = JSON.stringify({ awslogs: { data: gzipSync(JSON.stringify(payload)).toString("base64") } });
+    const body = JSON.stringify(
+      // The last line cut short: rejected, logged.
+      subscriptionDelivery([`${auditLine(a)}\n`, `${auditLine(b)}\n`, auditLine(b).slice(0, 40)]),
+    );
     const spill = JSON.stringify({ reason: "bus refused", event });
     const out = redriveBodies({ Records: [{ body }, { body: spill }] });
     expect(out.Records.map((r) => JSON.parse(r.body) as unknown)).toEqual([

@@ -19,6 +19,7 @@ export interface Resource {
   Type: string;
   Properties?: Json;
   DeletionPolicy?: string;
+  DependsOn?: string[];
   Metadata?: Json;
 }
 export interface Statement {

@@ -220,21 +220,32 @@ export class EventBridgeEventBus implements EventBus {
     if (pending.length > 0) await this.#spill(pending, lastError);
   }
 
-  async #spill(events: AuditEvent[], reason: string): Promise<void> {
-    const m = this.#o.metrics;
-    let refused: AuditEvent[];
-    try {
-      refused = await this.#o.deadLetters.send(events, reason);
-    } catch (err) {
-      this.#o.log.error("audit spill failed", { err });
-      refused = events;
-    }
-    m.add("AuditEventsSpilled", events.length - refused.length);
-    if (refused.length > 0) {
-      m.add("AuditSpillFailures", refused.length);
-      // Last resort: the log keeps the event, the metric raises the alarm.
-      for (const event of refused) this.#o.log.error("audit event not delivered", { reason, event });
-    }
+  #spill(events: AuditEvent[], reason: string): Promise<void> {
+    return spillEvents(this.#o, events, reason);
+  }
+}
+
+/**
+ * Sends undeliverable events to the dead-letter destination, counted (`AuditEventsSpilled`). What
+ * it refuses too is counted (`AuditSpillFailures`, alarmed) and written to the log at error level,
+ * in full (the last copy of the event), never silently dropped. Never rejects.
+ */
+export async function spillEvents(
+  o: { readonly deadLetters: DeadLetterSink; readonly metrics: AuditMetrics; readonly log: Logger },
+  events: readonly AuditEvent[],
+  reason: string,
+): Promise<void> {
+  let refused: readonly AuditEvent[];
+  try {
+    refused = await o.deadLetters.send(events, reason);
+  } catch (err) {
+    o.log.error("audit spill failed", { err });
+    refused = events;
+  }
+  o.metrics.add("AuditEventsSpilled", events.length - refused.length);
+  if (refused.length > 0) {
+    o.metrics.add("AuditSpillFailures", refused.length);
+    for (const event of refused) o.log.error("audit event not delivered", { reason, event });
   }
 }
 

@@ -2,44 +2,74 @@
  * The log-line event bus (`PORTCULLIS_AUDIT_BUS=log`): at flush, each queued event is written as one
  * JSON line to the function's standard output, all of a flush in one synchronous write. In Lambda
  * those lines go to the function's CloudWatch Logs log group like every other line it writes; a
- * subscription filter on `{ $.portcullis_audit = 1 }` hands them, batched across invocations and
- * environments, to the audit forwarder (src/audit/forwarder.ts), which puts them on the EventBridge
- * bus with {@link EventBridgeEventBus}. An invocation thus pays a `JSON.stringify` and a write
- * per event instead of a `PutEvents` round trip (docs/AUDIT.md "Transports").
+ * subscription filter (`"portcullis_audit"`) hands them, batched per log stream (one execution
+ * environment) over its recent invocations, to the audit forwarder (src/audit/forwarder.ts), which
+ * puts them on the EventBridge bus with {@link EventBridgeEventBus}. An invocation thus pays a
+ * `JSON.stringify` per event and one write instead of a `PutEvents` round trip (docs/AUDIT.md
+ * "Transports in AWS").
  *
  * A line is `{"portcullis_audit":1,"event":{…}}` (the `1` is the line format's version). A line that
- * CloudWatch Logs would not take whole (over {@link MAX_AUDIT_LINE_BYTES}; redaction caps fields so
- * that no event comes near it), or a write that fails, sends its events to the dead-letter
- * destination (SQS), counted, as the EventBridge bus does with what it cannot deliver.
+ * CloudWatch Logs would not take whole (over {@link MAX_AUDIT_LINE_BYTES}; redaction caps every
+ * field, so an emitted event never comes near it), or a write that fails, sends its events to the
+ * dead-letter destination (SQS), counted, as the EventBridge bus does with what it cannot deliver.
  */
+import fs from "node:fs";
 import type { Logger } from "../../shared/logger.ts";
 import type { AuditEvent } from "../events.ts";
 import type { AuditMetrics } from "../metrics.ts";
 import type { EventBus } from "../ports.ts";
-import type { DeadLetterSink } from "./eventbridge.ts";
+import { type DeadLetterSink, spillEvents } from "./eventbridge.ts";
 
-/** The marker key of audit lines (the subscription filter pattern matches it). */
+/** The marker key of audit lines. */
 export const AUDIT_LINE_MARKER = "portcullis_audit";
 /** Version of the line format. */
 export const AUDIT_LINE_VERSION = 1;
-/** CloudWatch Logs subscription filter pattern selecting audit lines. */
-export const AUDIT_LINE_FILTER_PATTERN = `{ $.${AUDIT_LINE_MARKER} = ${AUDIT_LINE_VERSION} }`;
-const PREFIX = `{"${AUDIT_LINE_MARKER}":${AUDIT_LINE_VERSION},"event":`;
+/** How every audit line starts (the forwarder recognises lines by it). */
+export const AUDIT_LINE_START = `{"${AUDIT_LINE_MARKER}":`;
+/**
+ * CloudWatch Logs subscription filter pattern selecting audit lines: a term, not a JSON pattern, so
+ * that a line that is not valid JSON (cut short) still reaches the forwarder, which rejects it,
+ * counted and alarmed, rather than being left out unseen. Other lines it lets through are skipped.
+ */
+export const AUDIT_LINE_FILTER_PATTERN = `"${AUDIT_LINE_MARKER}"`;
+const PREFIX = `${AUDIT_LINE_START}${AUDIT_LINE_VERSION},"event":`;
 
 /**
- * Largest line written: a CloudWatch Logs event holds 256 KB, of which PutLogEvents counts 26 bytes
- * of overhead; the newline is not part of the message.
+ * Largest line written: a CloudWatch Logs event holds 256 KB (PutLogEvents counts each event's
+ * UTF-8 bytes plus 26 bytes against its batch; kept off here too, to stay clear of the limit).
  */
 export const MAX_AUDIT_LINE_BYTES = 256 * 1024 - 26;
 
 /** The audit line of an event (no trailing newline). */
 export const auditLine = (event: AuditEvent): string => `${PREFIX}${JSON.stringify(event)}}`;
 
+/**
+ * Writes `chunk` whole to standard output (fd 1) with `write(2)`: synchronous, so a failure throws
+ * here (a stream's `write` would report it later, as an `error` event). A short write (a pipe whose
+ * reader is behind) goes on with the rest; a pipe that stays full (`EAGAIN`) throws after a few
+ * tries, and the caller spills. Written to fd 1 directly rather than through `process.stdout`: the
+ * same file, and no stream machinery per invocation.
+ */
+export function writeStdout(chunk: string): void {
+  const first = fs.writeSync(1, chunk);
+  if (first === Buffer.byteLength(chunk)) return;
+  const buf = Buffer.from(chunk);
+  let off = first;
+  for (let again = 0; off < buf.length; ) {
+    try {
+      off += fs.writeSync(1, buf, off);
+      again = 0;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || ++again > 3) throw err;
+    }
+  }
+}
+
 export interface LogLineBusOptions {
   readonly deadLetters: DeadLetterSink;
   readonly metrics: AuditMetrics;
   readonly log: Logger;
-  /** Synchronous write of a chunk of lines. @default process.stdout.write */
+  /** Synchronous write of a chunk of lines; throws when it fails. @default {@link writeStdout} */
   readonly write?: (chunk: string) => void;
 }
 
@@ -53,7 +83,7 @@ export class LogLineEventBus implements EventBus {
 
   constructor(options: LogLineBusOptions) {
     this.#o = options;
-    this.#write = options.write ?? ((chunk) => void process.stdout.write(chunk));
+    this.#write = options.write ?? writeStdout;
   }
 
   get pending(): number {
@@ -70,7 +100,7 @@ export class LogLineEventBus implements EventBus {
     if (events.length > 0) {
       this.#queue = [];
       let chunk = "";
-      let written = 0;
+      const written: AuditEvent[] = [];
       const oversized: AuditEvent[] = [];
       for (const e of events) {
         const line = auditLine(e);
@@ -80,18 +110,17 @@ export class LogLineEventBus implements EventBus {
           continue;
         }
         chunk += `${line}\n`;
-        written++;
+        written.push(e);
       }
-      if (written > 0) {
+      if (written.length > 0) {
         try {
           this.#write(chunk);
-          this.#o.metrics.add("AuditEventsLogged", written);
+          this.#o.metrics.add("AuditEventsLogged", written.length);
         } catch (err) {
+          // A line may have been written in part: the forwarder rejects it (counted); the events
+          // are spilled whole, and the writer takes each id once.
           this.#o.log.error("audit log write failed", { err });
-          this.#spill(
-            events.filter((e) => !oversized.includes(e)),
-            "log write failed",
-          );
+          this.#spill(written, "log write failed");
         }
       }
       if (oversized.length > 0) this.#spill(oversized, "line exceeds 256 KB");
@@ -105,22 +134,7 @@ export class LogLineEventBus implements EventBus {
   }
 
   #spill(events: AuditEvent[], reason: string): void {
-    const m = this.#o.metrics;
-    const run = this.#spilling.then(async () => {
-      let refused: AuditEvent[];
-      try {
-        refused = await this.#o.deadLetters.send(events, reason);
-      } catch (err) {
-        this.#o.log.error("audit spill failed", { err });
-        refused = events;
-      }
-      m.add("AuditEventsSpilled", events.length - refused.length);
-      if (refused.length > 0) {
-        m.add("AuditSpillFailures", refused.length);
-        // Ids only: an event that could not be written whole is not written in full again.
-        this.#o.log.error("audit events not delivered", { reason, ids: refused.map((e) => e.id) });
-      }
-    });
+    const run = this.#spilling.then(() => spillEvents(this.#o, events, reason));
     this.#spilling = run;
     void run.then(() => {
       if (this.#spilling === run) this.#spilling = DONE;

@@ -3,13 +3,16 @@
  * per event; what cannot be written whole, or when the write fails, goes to the dead-letter queue
  * (SQS stand-in), counted.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   AUDIT_LINE_FILTER_PATTERN,
   AUDIT_LINE_MARKER,
+  AUDIT_LINE_START,
   auditLine,
   LogLineEventBus,
   MAX_AUDIT_LINE_BYTES,
+  writeStdout,
 } from "../../../src/audit/adapters/log-lines.ts";
 import { createSqsClient, SqsDeadLetters } from "../../../src/audit/adapters/sqs.ts";
 import type { AuditEvent } from "../../../src/audit/events.ts";
@@ -58,9 +61,12 @@ describe("LogLineEventBus", () => {
     const lines = writes[0]!.split("\n");
     expect(lines.pop()).toBe(""); // newline-terminated
     expect(lines).toEqual(events.map(auditLine));
-    // The subscription filter's JSON pattern reads the marker at the top level.
-    expect(AUDIT_LINE_FILTER_PATTERN).toBe(`{ $.${AUDIT_LINE_MARKER} = 1 }`);
-    for (const l of lines) expect((JSON.parse(l) as Record<string, unknown>)[AUDIT_LINE_MARKER]).toBe(1);
+    // The subscription filter's term is in every line, at its start (a line cut short keeps it).
+    expect(AUDIT_LINE_FILTER_PATTERN).toBe(`"${AUDIT_LINE_MARKER}"`);
+    for (const l of lines) {
+      expect(l.startsWith(AUDIT_LINE_START)).toBe(true);
+      expect((JSON.parse(l) as Record<string, unknown>)[AUDIT_LINE_MARKER]).toBe(1);
+    }
     const read = auditEventsOf({
       messageType: "DATA_MESSAGE",
       logEvents: lines.map((message) => ({ message })),
@@ -87,7 +93,7 @@ describe("LogLineEventBus", () => {
     await bus.flush();
     expect(writes.join("").split("\n").filter(Boolean)).toEqual([auditLine(small), auditLine(near)]);
     expect(metrics.totals.AuditEventsLogged).toBe(2);
-    // The SQS message limit is 256 KB too: the spill queue refuses it, counted and logged by id.
+    // The SQS message limit is 256 KB too: the spill queue refuses it, counted and logged.
     expect(sqs.messages.length).toBe(messages0);
     expect(metrics.totals.AuditSpillFailures).toBe(1);
   });
@@ -110,7 +116,7 @@ describe("LogLineEventBus", () => {
     expect(bus.flushSync()).toBe(true);
   });
 
-  it("with the dead-letter queue down too, the loss is counted and logged by id, never silently dropped", async () => {
+  it("with the dead-letter queue down too, the loss is counted and the event logged in full, never silently dropped", async () => {
     sqs.set({ down: true });
     try {
       const { bus, metrics, logs } = busWith(() => {
@@ -120,10 +126,48 @@ describe("LogLineEventBus", () => {
       bus.publish(e);
       await bus.flush();
       expect(metrics.totals.AuditSpillFailures).toBe(1);
-      const line = logs.find((l) => l.includes("audit events not delivered"))!;
-      expect(JSON.parse(line)).toMatchObject({ level: "error", reason: "log write failed", ids: [e.id] });
+      const line = logs.find((l) => l.includes("audit event not delivered"))!;
+      expect(JSON.parse(line)).toMatchObject({ level: "error", reason: "log write failed", event: e });
     } finally {
       sqs.set({ down: false });
     }
+  });
+});
+
+describe("writeStdout", () => {
+  /** `fs.writeSync` on fd 1 answered by `answers` in turn (a number: bytes taken; an error: thrown). */
+  function withWrites(answers: (number | string)[], f: () => void) {
+    const taken: Buffer[] = [];
+    const spy = vi.spyOn(fs, "writeSync").mockImplementation(((
+      fd: number,
+      data: string | Buffer,
+      off = 0,
+    ) => {
+      expect(fd).toBe(1);
+      const answer = answers.shift();
+      if (typeof answer === "string") throw Object.assign(new Error(answer), { code: answer });
+      const buf = typeof data === "string" ? Buffer.from(data) : data.subarray(off as number);
+      const n = Math.min(answer ?? buf.length, buf.length);
+      taken.push(buf.subarray(0, n));
+      return n;
+    }) as typeof fs.writeSync);
+    try {
+      f();
+    } finally {
+      spy.mockRestore();
+    }
+    return Buffer.concat(taken).toString("utf8");
+  }
+
+  it("writes everything, going on after a short write (multi-byte text included) and a passing EAGAIN", () => {
+    const chunk = `${"é".repeat(3000)}€\n`;
+    expect(withWrites([1001, "EAGAIN", 2000], () => writeStdout(chunk))).toBe(chunk);
+  });
+
+  it("throws what write(2) throws (EPIPE), and EAGAIN when the pipe stays full", () => {
+    expect(() => withWrites(["EPIPE"], () => writeStdout("line\n"))).toThrow("EPIPE");
+    expect(() =>
+      withWrites([2, "EAGAIN", "EAGAIN", "EAGAIN", "EAGAIN"], () => writeStdout("line\n")),
+    ).toThrow("EAGAIN");
   });
 });

@@ -1,0 +1,39 @@
+/**
+ * Captures what a piece of code writes to standard output, in order, through `process.stdout.write`
+ * (the logger, EMF lines) and through `fs.writeSync(1, …)` (audit lines,
+ * src/audit/adapters/log-lines.ts `writeStdout`); nothing reaches the real standard output.
+ * `failWrite` makes the matching `fs.writeSync` calls fail as `write(2)` does (e.g. `EPIPE`).
+ */
+import fs from "node:fs";
+import { vi } from "vitest";
+
+export async function captureStdout(
+  f: () => Promise<unknown>,
+  options: { readonly failWrite?: (chunk: string) => NodeJS.ErrnoException | undefined } = {},
+): Promise<string[]> {
+  const writes: string[] = [];
+  const stream = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    writes.push(String(chunk));
+    return true;
+  });
+  const real = fs.writeSync;
+  const sync = vi.spyOn(fs, "writeSync").mockImplementation(((
+    fd: number,
+    data: unknown,
+    ...rest: unknown[]
+  ) => {
+    if (fd !== 1) return (real as (...a: unknown[]) => number)(fd, data, ...rest);
+    const chunk = typeof data === "string" ? data : Buffer.from(data as Uint8Array).toString("utf8");
+    const err = options.failWrite?.(chunk);
+    if (err) throw err;
+    writes.push(chunk);
+    return Buffer.byteLength(chunk);
+  }) as typeof fs.writeSync);
+  try {
+    await f();
+  } finally {
+    stream.mockRestore();
+    sync.mockRestore();
+  }
+  return writes.join("").split("\n").filter(Boolean);
+}
