@@ -23,6 +23,8 @@
  *    Runtime API (stand-in, test/support/lambda-runtime-standin.ts) by a runtime interface client
  *    doing what the Lambda Node.js runtime does, this process playing the Lambda service; audit
  *    off, the `log` transport, EventBridge in the invocation and after the response (extension).
+ *    The function processes are built as the function entries build them: log level info (an
+ *    access line per invocation) and standard output written once per invocation.
  *
  * Method, both sections: every configuration runs in three processes of its own (a process has a
  * speed of its own: memory layout, JIT decisions; one configuration measured against itself in
@@ -43,6 +45,7 @@ import { auditFlushOptions, createHandlers } from "../functions/_shared/handlers
 import type { LambdaHttpHandler } from "../functions/_shared/lambda.ts";
 import { startLocalPlatform } from "../functions/_shared/platform.ts";
 import { createLogger } from "../src/shared/logger.ts";
+import { InvocationOutput } from "../src/shared/stdout.ts";
 import { startEventBridgeStandin } from "../test/support/eventbridge-standin.ts";
 import { startRuntimeClient } from "../test/support/lambda-runtime-client.ts";
 import {
@@ -141,11 +144,16 @@ async function mode(
   extension = false,
   runtimeApi?: string,
 ): Promise<Mode> {
+  // Under the Runtime API (section 3) as the function entries build it (functions/_shared/
+  // from-env.ts): log level info, an access line per invocation, standard output written once per
+  // invocation; in process (section 2) the bare handler, warnings only.
+  const deployed = runtimeApi !== undefined;
   const c = createContainer(
     configFromEnv(
-      { PORTCULLIS_ADMIN_KEY: ADMIN, PORTCULLIS_LOG_LEVEL: "warn", ...env },
+      { PORTCULLIS_ADMIN_KEY: ADMIN, PORTCULLIS_LOG_LEVEL: deployed ? "info" : "warn", ...env },
       { issuer: "http://localhost" },
     ),
+    deployed ? { output: new InvocationOutput() } : {},
   );
   const t = await c.tenants.create(name);
   const { key } = await c.tenants.createApiKey(t.id, "bench");
@@ -730,7 +738,7 @@ async function overRuntimeApi(options: { quick?: boolean }): Promise<void> {
       return { rate: (n / ms) * 1000, cpu: (c1.cpuUs - c0.cpuUs) / n };
     });
     process.stdout.write(
-      `\nchecks per Lambda invocation, driven through the Runtime API as the Lambda service drives a function (stand-in on 127.0.0.1), one invocation at a time;\n  ${forks} function processes per mode, ${rounds} rounds x ${roundMs} ms each, alternating. Throughput: invocations completed per second (an invocation ends when its\n  response is posted and every extension is back in next); overhead: median of each round's loss against audit off (range); CPU: the\n  function process per invocation (runtime client, handler, audit, extension); response: mean time from the invoke to the response post;\n  invocation: from the invoke to its end\n`,
+      `\nchecks per Lambda invocation, driven through the Runtime API as the Lambda service drives a function (stand-in on 127.0.0.1), one invocation at a time;\n  functions built as deployed (log level info: an access line per invocation; standard output written once per invocation);\n  ${forks} function processes per mode, ${rounds} rounds x ${roundMs} ms each, alternating. Throughput: invocations completed per second (an invocation ends when its\n  response is posted and every extension is back in next); overhead: median of each round's loss against audit off (range); CPU: the\n  function process per invocation (runtime client, handler, audit, extension); response: mean time from the invoke to the response post;\n  invocation: from the invoke to its end\n`,
     );
     const off = samples[0]!;
     for (let i = 0; i < specs.length; i++) {

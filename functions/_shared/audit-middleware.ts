@@ -18,6 +18,7 @@ import type { Context } from "aws-lambda";
 import type { AuditEmitter } from "../../src/audit/emitter.ts";
 import { EXCEPTION_METRICS } from "../../src/audit/metrics.ts";
 import type { Logger } from "../../src/shared/logger.ts";
+import type { InvocationOutput } from "../../src/shared/stdout.ts";
 
 export interface AuditFlushOptions {
   readonly emitter: AuditEmitter;
@@ -32,8 +33,13 @@ export interface AuditFlushOptions {
   readonly dimensions?: Readonly<Record<string, string>>;
   /** Time kept back from the Lambda deadline for the response. @default 300 */
   readonly reserveMs?: number;
-  /** @default process.stdout.write */
+  /** Where EMF lines go. @default `output`'s routine lines, else process.stdout.write */
   readonly write?: (line: string) => void;
+  /**
+   * The function's standard output, written once per invocation (src/shared/stdout.ts): held from
+   * the invocation's start (`before`), released at its end, after the flush.
+   */
+  readonly output?: InvocationOutput;
   /**
    * The audit extension, when one is registered: if it is active, the middleware signals it
    * instead of flushing (functions/_shared/audit-extension.ts).
@@ -87,7 +93,10 @@ function writeEmf(options: AuditFlushOptions): void {
     options.dimensions ?? {},
     exceptionsOnly ? EXCEPTION_METRICS : undefined,
   );
-  if (line) (options.write ?? ((l: string) => process.stdout.write(l)))(`${line}\n`);
+  if (!line) return;
+  if (options.write) options.write(`${line}\n`);
+  else if (options.output) options.output.line(`${line}\n`);
+  else process.stdout.write(`${line}\n`);
 }
 
 const DONE: Promise<void> = Promise.resolve();
@@ -135,11 +144,34 @@ export function endOfInvocation(options: AuditFlushOptions, context: Context | u
   return flushAudit(options, context);
 }
 
+/** Writes what the invocation's output holds (its end). Never throws. */
+function release(output: InvocationOutput): void {
+  try {
+    output.release();
+  } catch {
+    // Standard output is gone: there is nowhere left to log that.
+  }
+}
+
+/** The end of an invocation: flush (or signal the extension), then release the output. */
+function endWithOutput(options: AuditFlushOptions, context: Context | undefined): Promise<void> {
+  const done = endOfInvocation(options, context);
+  const { output } = options;
+  if (!output) return done;
+  if (done === DONE) {
+    release(output);
+    return DONE;
+  }
+  return done.then(() => release(output));
+}
+
 /** The middy middleware. */
 export function auditFlush(options: AuditFlushOptions): MiddlewareObj {
+  const { output } = options;
   return {
-    after: (request) => endOfInvocation(options, request.context as Context),
-    onError: (request) => endOfInvocation(options, request.context as Context),
+    ...(output ? { before: () => output.hold() } : {}),
+    after: (request) => endWithOutput(options, request.context as Context),
+    onError: (request) => endWithOutput(options, request.context as Context),
   };
 }
 
@@ -154,10 +186,11 @@ export function withAuditFlush<H extends (event: never, context: Context) => Pro
     return handler;
   }
   const wrapped = async (event: never, context: Context) => {
+    options.output?.hold();
     try {
       return await handler(event, context);
     } finally {
-      await endOfInvocation(options, context);
+      await endWithOutput(options, context);
     }
   };
   return wrapped as unknown as H;

@@ -27,6 +27,7 @@ import { type Clock, systemClock } from "../../src/shared/clock.ts";
 import { createDynamoDbClient } from "../../src/shared/dynamodb.ts";
 import { type IdGenerator, ulidGenerator } from "../../src/shared/ids.ts";
 import { createLogger, type Logger } from "../../src/shared/logger.ts";
+import type { InvocationOutput } from "../../src/shared/stdout.ts";
 import { tableNames } from "../../src/shared/tables.ts";
 import { DynamoDbTenantDomainStore } from "../../src/tenants/adapters/domains-dynamodb.ts";
 import { MemoryTenantDomainStore } from "../../src/tenants/adapters/domains-memory.ts";
@@ -75,12 +76,19 @@ export interface Container {
   readonly consents: ConsentService;
   /** The audit pipeline: emitter, bus (in-process or EventBridge), store of the query API. */
   readonly audit: Audit;
+  /**
+   * Standard output written once per invocation (Lambda entries): log lines at info and debug
+   * level and the audit lines of an invocation go out together at its end (src/shared/stdout.ts).
+   */
+  readonly output?: InvocationOutput;
 }
 
 export interface ContainerOverrides {
   readonly clock?: Clock;
   readonly ids?: IdGenerator;
   readonly log?: Logger;
+  /** Hold each invocation's routine log lines and audit lines for one write at its end (Lambda). */
+  readonly output?: InvocationOutput;
   readonly dynamodb?: DynamoDBClient;
   readonly kms?: KMSClient;
   /** Wraps the sign-in store (tests: pause a step to force an interleaving). */
@@ -91,7 +99,19 @@ export interface ContainerOverrides {
 export function createContainer(config: PlatformConfig, overrides: ContainerOverrides = {}): Container {
   const clock = overrides.clock ?? systemClock;
   const ids = overrides.ids ?? ulidGenerator;
-  const log = overrides.log ?? createLogger({ level: config.logLevel, base: { region: config.region } });
+  const { output } = overrides;
+  const log =
+    overrides.log ??
+    createLogger({
+      level: config.logLevel,
+      base: { region: config.region },
+      ...(output
+        ? {
+            write: (line, level) =>
+              level === "info" || level === "debug" ? output.line(line) : output.urgent(line),
+          }
+        : {}),
+    });
   let tenantStore: TenantStore;
   let authzStore: AuthzStore;
   let dynamodb: DynamoDBClient | undefined;
@@ -165,6 +185,8 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     log,
     region: config.region,
     ...(dynamodb ? { dynamodb: { client: dynamodb, table: tableNames(config.tablePrefix).audit } } : {}),
+    // Audit lines go out with the invocation's held log lines, in one write that throws if it fails.
+    ...(output ? { writeLine: (chunk: string) => output.release(chunk, true) } : {}),
   });
   const oauth = createOAuth({
     issuer: config.issuer,
@@ -217,6 +239,7 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     clock,
     ids,
     log,
+    ...(output ? { output } : {}),
     tenantStore,
     authzStore,
     authz,

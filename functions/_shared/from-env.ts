@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { InvocationOutput } from "../../src/shared/stdout.ts";
 import { configFromEnv, type PlatformConfig } from "./config.ts";
 import { type Container, createContainer } from "./container.ts";
 
@@ -13,5 +14,6 @@ export async function containerFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     const out = await sm.send(new GetSecretValueCommand({ SecretId: config.adminKeySecretArn }));
     if (out.SecretString) config = { ...config, adminKey: out.SecretString };
   }
-  return createContainer(config);
+  // One write to standard output per invocation (the audit middleware holds and releases it).
+  return createContainer(config, { output: new InvocationOutput() });
 }

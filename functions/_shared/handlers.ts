@@ -33,6 +33,7 @@ export const auditFlushOptions = (c: Container): AuditFlushOptions => ({
   // The `log` transport's forwarder counts decisions and events from the lines it forwards.
   emf: c.audit.settings.emf && (c.audit.settings.bus === "log" ? "exceptions" : true),
   dimensions: { Region: c.config.region },
+  ...(c.output ? { output: c.output } : {}),
 });
 
 /**

@@ -15,8 +15,8 @@ export interface Logger {
 export interface LoggerOptions {
   readonly level?: LogLevel;
   readonly base?: Record<string, unknown>;
-  /** @default process.stdout.write */
-  readonly write?: (line: string) => void;
+  /** Where each line goes, with its level. @default process.stdout.write */
+  readonly write?: (line: string, level: Exclude<LogLevel, "silent">) => void;
 }
 
 /** Errors become `{name, message, stack}`; a cause chain is followed one level. */
@@ -36,11 +36,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = ORDER[options.level ?? "info"];
   const write = options.write ?? ((line: string) => process.stdout.write(line));
   const base = options.base ?? {};
-  const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+  const emit = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < level) return;
     const out: Record<string, unknown> = { level: lvl, time: new Date().toISOString(), msg, ...base };
     if (fields) for (const [k, v] of Object.entries(fields)) out[k] = serialise(v);
-    write(`${JSON.stringify(out)}\n`);
+    write(`${JSON.stringify(out)}\n`, lvl);
   };
   return {
     debug: (m, f) => emit("debug", m, f),

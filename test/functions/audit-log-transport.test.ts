@@ -18,6 +18,7 @@ import type { AuditEvent } from "../../src/audit/events.ts";
 import { createAuditWriter } from "../../src/audit/writer.ts";
 import { systemClock } from "../../src/shared/clock.ts";
 import { createLogger } from "../../src/shared/logger.ts";
+import { InvocationOutput } from "../../src/shared/stdout.ts";
 import { checkEventAt } from "../support/audit-events.ts";
 import { subscriptionDelivery } from "../support/cloudwatch-logs.ts";
 import { useDynamoDbTables } from "../support/dynamodb.ts";
@@ -25,7 +26,7 @@ import { type EventBridgeStandin, startEventBridgeStandin } from "../support/eve
 import { apiEvent, bearer, lambdaContext } from "../support/events.ts";
 import { DOCUMENT_VIEWER_MODEL } from "../support/models.ts";
 import { type SqsStandin, startSqsStandin } from "../support/sqs-standin.ts";
-import { captureStdout } from "../support/stdout.ts";
+import { captureStdout, captureWrites } from "../support/stdout.ts";
 
 const ADMIN = "admin-key-for-audit-log-transport";
 const ddb = useDynamoDbTables();
@@ -264,6 +265,57 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     // Only what went wrong: the routine counters are the forwarder's.
     expect(emf[0]!.AuditEventsEmitted).toBeUndefined();
     expect(emf[0]!.DecisionsAllowed).toBeUndefined();
+  });
+
+  it("in a Lambda function, an invocation's log lines and audit lines go out in one write; if it fails, the events are spilled", async () => {
+    // As the function entries build their container (functions/_shared/from-env.ts).
+    const lc = createContainer(
+      configFromEnv(
+        {
+          PORTCULLIS_ADMIN_KEY: ADMIN,
+          PORTCULLIS_LOG_LEVEL: "info",
+          PORTCULLIS_AUDIT_BUS: "log",
+          PORTCULLIS_SQS_ENDPOINT: sqs.url,
+          PORTCULLIS_AUDIT_DLQ_URL: sqs.queueUrl,
+          PORTCULLIS_REGION: "eu-west-1",
+        },
+        { issuer: "http://localhost" },
+      ),
+      { output: new InvocationOutput() },
+    );
+    try {
+      const h = createHandlers(lc);
+      const create = (name: string) =>
+        h.admin!(
+          apiEvent({ method: "POST", path: "/admin/v1/tenants", headers: bearer(ADMIN), body: { name } }),
+          ctx(),
+        );
+      const writes = await captureWrites(async () => expect((await create("One")).statusCode).toBe(201));
+      expect(writes).toHaveLength(1);
+      const lines = writes[0]!.split("\n").filter(Boolean);
+      expect(
+        lines.map((l) => (isAuditLine(l) ? eventOf(l).type : (JSON.parse(l) as { msg: string }).msg)),
+      ).toEqual([
+        "request", // the access line, held until the end of the invocation
+        "tenant.created",
+      ]);
+      // Outside an invocation, lines go out as they come.
+      const outside = await captureWrites(async () => lc.log.info("cold start"));
+      expect(outside).toHaveLength(1);
+
+      const messages0 = sqs.messages.length;
+      const failed = await captureWrites(async () => expect((await create("Two")).statusCode).toBe(201), {
+        failWrite: (chunk) =>
+          chunk.includes(AUDIT_LINE_START) ? Object.assign(new Error("EPIPE"), { code: "EPIPE" }) : undefined,
+      });
+      const spilled = sqs.messages.slice(messages0).map((m) => JSON.parse(m) as { event: AuditEvent });
+      expect(spilled.map((m) => m.event.type)).toEqual(["tenant.created"]);
+      // What went out after: the error line of the failed write, then the EMF line of the spill.
+      expect(failed.join("")).toContain("audit log write failed");
+      expect(failed.join("")).toContain('"AuditEventsSpilled":1');
+    } finally {
+      await lc.audit.destroy();
+    }
   });
 
   it("EventBridge failing 20% of entries: every forwarded event is delivered or spilled, counted", async () => {

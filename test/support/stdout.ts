@@ -7,9 +7,22 @@
 import fs from "node:fs";
 import { vi } from "vitest";
 
+export interface CaptureOptions {
+  readonly failWrite?: (chunk: string) => NodeJS.ErrnoException | undefined;
+}
+
+/** What `f` writes to standard output, line by line. */
 export async function captureStdout(
   f: () => Promise<unknown>,
-  options: { readonly failWrite?: (chunk: string) => NodeJS.ErrnoException | undefined } = {},
+  options: CaptureOptions = {},
+): Promise<string[]> {
+  return (await captureWrites(f, options)).join("").split("\n").filter(Boolean);
+}
+
+/** What `f` writes to standard output, write by write. */
+export async function captureWrites(
+  f: () => Promise<unknown>,
+  options: CaptureOptions = {},
 ): Promise<string[]> {
   const writes: string[] = [];
   const stream = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
@@ -35,5 +48,5 @@ export async function captureStdout(
     stream.mockRestore();
     sync.mockRestore();
   }
-  return writes.join("").split("\n").filter(Boolean);
+  return writes;
 }

@@ -13,8 +13,8 @@
  * field, so an emitted event never comes near it), or a write that fails, sends its events to the
  * dead-letter destination (SQS), counted, as the EventBridge bus does with what it cannot deliver.
  */
-import fs from "node:fs";
 import type { Logger } from "../../shared/logger.ts";
+import { writeStdout } from "../../shared/stdout.ts";
 import type { AuditEvent } from "../events.ts";
 import type { AuditMetrics } from "../metrics.ts";
 import type { EventBus } from "../ports.ts";
@@ -43,33 +43,14 @@ export const MAX_AUDIT_LINE_BYTES = 256 * 1024 - 26;
 /** The audit line of an event (no trailing newline). */
 export const auditLine = (event: AuditEvent): string => `${PREFIX}${JSON.stringify(event)}}`;
 
-/**
- * Writes `chunk` whole to standard output (fd 1) with `write(2)`: synchronous, so a failure throws
- * here (a stream's `write` would report it later, as an `error` event). A short write (a pipe whose
- * reader is behind) goes on with the rest; a pipe that stays full (`EAGAIN`) throws after a few
- * tries, and the caller spills. Written to fd 1 directly rather than through `process.stdout`: the
- * same file, and no stream machinery per invocation.
- */
-export function writeStdout(chunk: string): void {
-  const first = fs.writeSync(1, chunk);
-  if (first === Buffer.byteLength(chunk)) return;
-  const buf = Buffer.from(chunk);
-  let off = first;
-  for (let again = 0; off < buf.length; ) {
-    try {
-      off += fs.writeSync(1, buf, off);
-      again = 0;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || ++again > 3) throw err;
-    }
-  }
-}
-
 export interface LogLineBusOptions {
   readonly deadLetters: DeadLetterSink;
   readonly metrics: AuditMetrics;
   readonly log: Logger;
-  /** Synchronous write of a chunk of lines; throws when it fails. @default {@link writeStdout} */
+  /**
+   * Synchronous write of a chunk of lines; throws when it fails. @default writeStdout
+   * (src/shared/stdout.ts); in a Lambda function, its `InvocationOutput`'s `release`.
+   */
   readonly write?: (chunk: string) => void;
 }
 

@@ -12,13 +12,13 @@ import {
   auditLine,
   LogLineEventBus,
   MAX_AUDIT_LINE_BYTES,
-  writeStdout,
 } from "../../../src/audit/adapters/log-lines.ts";
 import { createSqsClient, SqsDeadLetters } from "../../../src/audit/adapters/sqs.ts";
 import type { AuditEvent } from "../../../src/audit/events.ts";
 import { auditEventsOf } from "../../../src/audit/forwarder.ts";
 import { AuditMetrics } from "../../../src/audit/metrics.ts";
 import { createLogger } from "../../../src/shared/logger.ts";
+import { writeStdout } from "../../../src/shared/stdout.ts";
 import { checkEventAt } from "../../support/audit-events.ts";
 import { type SqsStandin, startSqsStandin } from "../../support/sqs-standin.ts";
 
