@@ -23,6 +23,7 @@ import { randomBytes } from "node:crypto";
 import { Agent, type IncomingHttpHeaders, request } from "node:http";
 import type { Socket } from "node:net";
 import type { Context } from "aws-lambda";
+import { readBody } from "./read-body.ts";
 
 const RUNTIME = "/2018-06-01/runtime";
 
@@ -81,18 +82,11 @@ export function startRuntimeClient<E = unknown>(options: RuntimeClientOptions<E>
           // Only the long poll is aborted by stop(): a result is always posted.
           ...(method === "GET" ? { signal: abort.signal } : {}),
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString("utf8"),
-            }),
-          );
-          res.on("error", reject);
-        },
+        (res) =>
+          readBody(res).then(
+            (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
+            reject,
+          ),
       );
       req.on("error", reject);
       req.on("socket", (socket) => {

@@ -13,6 +13,7 @@ import {
   type LambdaRuntimeStandin,
   startLambdaRuntimeStandin,
 } from "../../support/lambda-runtime-standin.ts";
+import { readBody } from "../../support/read-body.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -62,18 +63,11 @@ function http(
         headers: o.headers,
         agent: false,
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString("utf8"),
-          }),
-        );
-        res.on("error", reject);
-      },
+      (res) =>
+        readBody(res).then(
+          (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
+          reject,
+        ),
     );
     req.on("error", reject);
     req.end(o.body);
