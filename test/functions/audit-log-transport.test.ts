@@ -318,29 +318,65 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     }
   });
 
-  it("EventBridge failing 20% of entries: every forwarded event is delivered or spilled, counted", async () => {
+  it("a burst of 10,000 checks, EventBridge failing 20% of entries: every decision is delivered or spilled, counted", async () => {
+    // 10,000 check invocations of the authz handler, as Lambda runs them, one after the other.
+    const h = createHandlers(c);
+    let key = "";
+    let storeId = "";
+    const authz = async (path: string, body: unknown) => {
+      const res = await h.authz!(apiEvent({ method: "POST", path, headers: bearer(key), body }), ctx());
+      expect(res.statusCode, path).toBeLessThan(300);
+      return JSON.parse(res.body ?? "{}") as Record<string, string>;
+    };
+    const setup = await capture(async () => {
+      const tenant = await c.tenants.create("burst");
+      key = (await c.tenants.createApiKey(tenant.id, "k")).key;
+      storeId = (await authz("/stores", { name: "burst" })).id!;
+      await authz(`/stores/${storeId}/authorization-models`, DOCUMENT_VIEWER_MODEL);
+      await authz(`/stores/${storeId}/write`, {
+        writes: { tuple_keys: [{ user: "user:u0", relation: "viewer", object: "document:d0" }] },
+      });
+    });
+    const lines = await capture(async () => {
+      for (let i = 0; i < 10_000; i++)
+        await authz(`/stores/${storeId}/check`, {
+          tuple_key: { user: `user:u${i % 2}`, relation: "viewer", object: "document:d0" },
+        });
+    });
+    const checks = lines.filter(isAuditLine);
+    expect(checks).toHaveLength(10_000);
+    const ids = checks.map((l) => eventOf(l).id);
+
     eb.set({ failRate: 0.2 });
-    const events = Array.from({ length: 600 }, (_, i) => eventAt("t-burst", i));
-    const lines = events.map((e) => auditLine(e));
     const accepted0 = eb.accepted.length;
     const spilled0 = sqs.messages.length;
     const out: string[] = [];
-    // Three deliveries, as CloudWatch Logs batches a busy log group.
-    for (let i = 0; i < lines.length; i += 200)
-      out.push(...(await capture(() => forwarder(delivery(lines.slice(i, i + 200)), ctx(30_000)))));
-    eb.set({ failRate: 0 });
+    try {
+      // Deliveries of 1,000 lines, as CloudWatch Logs batches a busy log stream.
+      for (let i = 0; i < checks.length; i += 1000)
+        out.push(...(await capture(() => forwarder(delivery(checks.slice(i, i + 1000)), ctx(60_000)))));
+    } finally {
+      eb.set({ failRate: 0 });
+    }
     const delivered = new Set(eb.accepted.slice(accepted0).map((a) => (a.detail as AuditEvent).id));
     const spilled = new Set(
       sqs.messages.slice(spilled0).map((m) => (JSON.parse(m) as { event: AuditEvent }).event.id),
     );
-    for (const e of events) expect(delivered.has(e.id) || spilled.has(e.id), e.id).toBe(true);
+    for (const id of ids) expect(delivered.has(id) || spilled.has(id), id).toBe(true);
     expect(eb.stats.failedEntries).toBeGreaterThan(0);
     const emf = out.map((l) => JSON.parse(l) as Record<string, number>).filter((j) => j._aws);
     const sum = (k: string) => emf.reduce((n, j) => n + (j[k] ?? 0), 0);
     expect(sum("AuditEventsDelivered")).toBe(delivered.size);
-    expect(sum("AuditEventsDelivered") + sum("AuditEventsSpilled")).toBe(events.length);
+    expect(sum("AuditEventsDelivered") + sum("AuditEventsSpilled")).toBe(10_000);
     expect(sum("AuditEntriesFailed")).toBeGreaterThan(0);
-  });
+    expect(sum("DecisionsAllowed")).toBe(5_000);
+    expect(sum("DecisionsDenied")).toBe(5_000);
+    expect(setup.filter(isAuditLine).map((l) => eventOf(l).type)).toEqual([
+      "authz.store.created",
+      "authz.model.written",
+      "authz.tuples.written",
+    ]);
+  }, 120_000);
 
   it("an unreadable audit line is rejected (counted, located, never logged whole); the others go through", async () => {
     const [a, b] = [eventAt("t-bad", 1), eventAt("t-bad", 2)];
