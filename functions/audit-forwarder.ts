@@ -48,11 +48,10 @@ const accountOf = (arn: string | undefined) => arn?.split(":")[4] || undefined;
 export const handler = middy<unknown, void>().handler(async (event, context: Context) => {
   try {
     const remaining = context.getRemainingTimeInMillis?.();
-    const account = accountOf(context.invokedFunctionArn);
     const r = await forward(event, {
       ...(remaining === undefined ? {} : { deadline: Date.now() + Math.max(0, remaining - RESERVE_MS) }),
-      // Lines only from this account's log groups.
-      ...(account ? { account } : {}),
+      // Lines only from this account's log groups (an unknown account matches none).
+      account: accountOf(context.invokedFunctionArn) ?? "unknown",
     });
     log.info("audit lines forwarded", { ...r });
   } finally {

@@ -144,6 +144,12 @@ export function endOfInvocation(options: AuditFlushOptions, context: Context | u
   return flushAudit(options, context);
 }
 
+/** The invocation's deadline (epoch ms), when the context tells it. */
+const deadlineOf = (context: Context | undefined): number | undefined =>
+  typeof context?.getRemainingTimeInMillis === "function"
+    ? Date.now() + context.getRemainingTimeInMillis()
+    : undefined;
+
 /** Writes what the invocation's output holds (its end). Never throws. */
 function release(output: InvocationOutput): void {
   try {
@@ -169,7 +175,7 @@ function endWithOutput(options: AuditFlushOptions, context: Context | undefined)
 export function auditFlush(options: AuditFlushOptions): MiddlewareObj {
   const { output } = options;
   return {
-    ...(output ? { before: () => output.hold() } : {}),
+    ...(output ? { before: (request) => output.hold(deadlineOf(request.context as Context)) } : {}),
     after: (request) => endWithOutput(options, request.context as Context),
     onError: (request) => endWithOutput(options, request.context as Context),
   };
@@ -186,7 +192,7 @@ export function withAuditFlush<H extends (event: never, context: Context) => Pro
     return handler;
   }
   const wrapped = async (event: never, context: Context) => {
-    options.output?.hold();
+    options.output?.hold(deadlineOf(context));
     try {
       return await handler(event, context);
     } finally {

@@ -38,7 +38,10 @@ export interface AuditDeps {
   readonly region: string;
   /** The DynamoDB client and audit table name, when the platform store is DynamoDB. */
   readonly dynamodb?: { readonly client: DynamoDBClient; readonly table: string };
-  /** Where the `log` bus writes its lines. @default process.stdout.write */
+  /**
+   * Where the `log` bus writes its lines; throws when the write fails. @default writeStdout
+   * (src/shared/stdout.ts); in a Lambda function, its `InvocationOutput`.
+   */
   readonly writeLine?: (chunk: string) => void;
 }
 

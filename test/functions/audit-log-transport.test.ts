@@ -35,7 +35,13 @@ let sqs: SqsStandin;
 let c: Container;
 let forwarder: (event: unknown, context: Context) => Promise<void>;
 
-const ctx = (ms = 10_000) => ({ ...lambdaContext, getRemainingTimeInMillis: () => ms }) as unknown as Context;
+/** A Lambda context; the forwarder's account (in its ARN) is the deliveries' `owner`. */
+const ctx = (ms = 10_000) =>
+  ({
+    ...lambdaContext,
+    getRemainingTimeInMillis: () => ms,
+    invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:portcullis-test-audit-forwarder",
+  }) as unknown as Context;
 
 const capture = (f: () => Promise<unknown>) => captureStdout(f);
 
@@ -419,13 +425,8 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     const e = eventAt("t-src", 1);
     const elsewhere = { ...eventAt("t-src", 2), region: "us-east-1" };
     const accepted0 = eb.accepted.length;
-    const from = (options: { owner?: string; logGroup?: string }, lines = [auditLine(e)]) =>
-      capture(() =>
-        forwarder(subscriptionDelivery(lines, options), {
-          ...ctx(),
-          invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:portcullis-test-forwarder",
-        } as Context),
-      );
+    const from = (options: { owner?: string; logGroup?: string }, lines = [auditLine(e)], context = ctx()) =>
+      capture(() => forwarder(subscriptionDelivery(lines, options), context));
     const emfOf = (out: string[]) =>
       out.map((l) => JSON.parse(l) as Record<string, number>).find((j) => j._aws);
     expect(emfOf(await from({ owner: "210987654321" }))).toMatchObject({ AuditEventsRejected: 1 });
@@ -435,6 +436,12 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     expect(emfOf(await from({}, [auditLine(elsewhere), auditLine(e)]))).toMatchObject({
       AuditEventsRejected: 1,
       AuditEventsDelivered: 1,
+    });
+    // Without the account of its own ARN, the forwarder takes nothing (it fails closed).
+    expect(
+      emfOf(await from({}, [auditLine(e)], { ...ctx(), invokedFunctionArn: "" } as Context)),
+    ).toMatchObject({
+      AuditEventsRejected: 1,
     });
     expect(eb.accepted.slice(accepted0).map((a) => (a.detail as AuditEvent).id)).toEqual([e.id]);
   });

@@ -1,11 +1,12 @@
 /**
  * Captures what a piece of code writes to standard output, in order, through `process.stdout.write`
- * (the logger, EMF lines) and through `fs.writeSync(1, …)` (audit lines,
- * src/audit/adapters/log-lines.ts `writeStdout`); nothing reaches the real standard output.
+ * (the logger, EMF lines) and through `fs.writeSync` on standard output (audit lines and held log
+ * lines, src/shared/stdout.ts `writeStdout`); nothing reaches the real standard output.
  * `failWrite` makes the matching `fs.writeSync` calls fail as `write(2)` does (e.g. `EPIPE`).
  */
 import fs from "node:fs";
 import { vi } from "vitest";
+import { stdoutFd } from "../../src/shared/stdout.ts";
 
 export interface CaptureOptions {
   readonly failWrite?: (chunk: string) => NodeJS.ErrnoException | undefined;
@@ -30,13 +31,20 @@ export async function captureWrites(
     return true;
   });
   const real = fs.writeSync;
+  const out = stdoutFd();
   const sync = vi.spyOn(fs, "writeSync").mockImplementation(((
     fd: number,
     data: unknown,
+    offset?: unknown,
     ...rest: unknown[]
   ) => {
-    if (fd !== 1) return (real as (...a: unknown[]) => number)(fd, data, ...rest);
-    const chunk = typeof data === "string" ? data : Buffer.from(data as Uint8Array).toString("utf8");
+    if (fd !== 1 && fd !== out) return (real as (...a: unknown[]) => number)(fd, data, offset, ...rest);
+    const chunk =
+      typeof data === "string"
+        ? data
+        : Buffer.from(data as Uint8Array)
+            .subarray(typeof offset === "number" ? offset : 0)
+            .toString("utf8");
     const err = options.failWrite?.(chunk);
     if (err) throw err;
     writes.push(chunk);

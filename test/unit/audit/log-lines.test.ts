@@ -3,8 +3,7 @@
  * per event; what cannot be written whole, or when the write fails, goes to the dead-letter queue
  * (SQS stand-in), counted.
  */
-import fs from "node:fs";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AUDIT_LINE_FILTER_PATTERN,
   AUDIT_LINE_MARKER,
@@ -18,7 +17,6 @@ import type { AuditEvent } from "../../../src/audit/events.ts";
 import { auditEventsOf } from "../../../src/audit/forwarder.ts";
 import { AuditMetrics } from "../../../src/audit/metrics.ts";
 import { createLogger } from "../../../src/shared/logger.ts";
-import { writeStdout } from "../../../src/shared/stdout.ts";
 import { checkEventAt } from "../../support/audit-events.ts";
 import { type SqsStandin, startSqsStandin } from "../../support/sqs-standin.ts";
 
@@ -131,43 +129,5 @@ describe("LogLineEventBus", () => {
     } finally {
       sqs.set({ down: false });
     }
-  });
-});
-
-describe("writeStdout", () => {
-  /** `fs.writeSync` on fd 1 answered by `answers` in turn (a number: bytes taken; an error: thrown). */
-  function withWrites(answers: (number | string)[], f: () => void) {
-    const taken: Buffer[] = [];
-    const spy = vi.spyOn(fs, "writeSync").mockImplementation(((
-      fd: number,
-      data: string | Buffer,
-      off = 0,
-    ) => {
-      expect(fd).toBe(1);
-      const answer = answers.shift();
-      if (typeof answer === "string") throw Object.assign(new Error(answer), { code: answer });
-      const buf = typeof data === "string" ? Buffer.from(data) : data.subarray(off as number);
-      const n = Math.min(answer ?? buf.length, buf.length);
-      taken.push(buf.subarray(0, n));
-      return n;
-    }) as typeof fs.writeSync);
-    try {
-      f();
-    } finally {
-      spy.mockRestore();
-    }
-    return Buffer.concat(taken).toString("utf8");
-  }
-
-  it("writes everything, going on after a short write (multi-byte text included) and a passing EAGAIN", () => {
-    const chunk = `${"é".repeat(3000)}€\n`;
-    expect(withWrites([1001, "EAGAIN", 2000], () => writeStdout(chunk))).toBe(chunk);
-  });
-
-  it("throws what write(2) throws (EPIPE), and EAGAIN when the pipe stays full", () => {
-    expect(() => withWrites(["EPIPE"], () => writeStdout("line\n"))).toThrow("EPIPE");
-    expect(() =>
-      withWrites([2, "EAGAIN", "EAGAIN", "EAGAIN", "EAGAIN"], () => writeStdout("line\n")),
-    ).toThrow("EAGAIN");
   });
 });
