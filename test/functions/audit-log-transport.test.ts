@@ -100,16 +100,20 @@ afterAll(async () => {
     delete process.env[k];
 });
 
+/** POSTs to the authz handler with the credential `key()` names; expects a 2xx, answers its JSON. */
+const authzCall =
+  (h: ReturnType<typeof createHandlers>, key: () => string) => async (path: string, body: unknown) => {
+    const res = await h.authz!(apiEvent({ method: "POST", path, headers: bearer(key()), body }), ctx());
+    expect(res.statusCode, path).toBeLessThan(300);
+    return JSON.parse(res.body ?? "{}") as Record<string, string>;
+  };
+
 describe("log transport: handlers → audit lines → forwarder → EventBridge → writer → audit table", () => {
   it("every decision reaches the table exactly once, through lines written inside each invocation", async () => {
     const h = createHandlers(c);
     let key = "";
     let storeId = "";
-    const authz = async (path: string, body: unknown) => {
-      const res = await h.authz!(apiEvent({ method: "POST", path, headers: bearer(key), body }), ctx());
-      expect(res.statusCode, path).toBeLessThan(300);
-      return JSON.parse(res.body ?? "{}") as Record<string, string>;
-    };
+    const authz = authzCall(h, () => key);
     // One invocation at a time, as Lambda runs them; each one's lines are written before it returns.
     const perInvocation: string[][] = [];
     const invoke = async (f: () => Promise<unknown>) => {
@@ -329,11 +333,7 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     const h = createHandlers(c);
     let key = "";
     let storeId = "";
-    const authz = async (path: string, body: unknown) => {
-      const res = await h.authz!(apiEvent({ method: "POST", path, headers: bearer(key), body }), ctx());
-      expect(res.statusCode, path).toBeLessThan(300);
-      return JSON.parse(res.body ?? "{}") as Record<string, string>;
-    };
+    const authz = authzCall(h, () => key);
     const setup = await capture(async () => {
       const tenant = await c.tenants.create("burst");
       key = (await c.tenants.createApiKey(tenant.id, "k")).key;
