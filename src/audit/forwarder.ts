@@ -75,43 +75,54 @@ export interface AuditLines {
   readonly skipped: number;
 }
 
-/** The audit events of a payload's log events (one line each; several lines per message read too). */
-export function auditEventsOf(payload: LogsPayload): AuditLines {
+/** The lines of a payload's log events (several lines per message are read too), blank ones left out. */
+function* linesOf(payload: LogsPayload): Generator<{ line: string; logEventId: string | undefined }> {
+  for (const le of payload.logEvents) {
+    const message = typeof le?.message === "string" ? le.message : "";
+    const logEventId = typeof le?.id === "string" ? le.id : undefined;
+    for (const raw of message.split("\n")) {
+      const line = raw.trim();
+      if (line !== "") yield { line, logEventId };
+    }
+  }
+}
+
+/**
+ * The audit events of a payload's log events; with `region`, an event naming another region is
+ * rejected (emitters and their forwarder run in the same region).
+ */
+export function auditEventsOf(payload: LogsPayload, expect: { readonly region?: string } = {}): AuditLines {
   const events: AuditEvent[] = [];
   const rejected: AuditLines["rejected"][number][] = [];
   let skipped = 0;
-  for (const le of payload.logEvents) {
-    const message = typeof le?.message === "string" ? le.message : "";
-    for (const raw of message.split("\n")) {
-      const line = raw.trim();
-      if (line === "") continue;
-      if (!line.startsWith(AUDIT_LINE_START)) {
-        skipped++;
-        continue;
-      }
-      const logEventId = typeof le.id === "string" ? le.id : undefined;
-      let parsed: { [AUDIT_LINE_MARKER]?: unknown; event?: unknown };
-      try {
-        parsed = JSON.parse(line) as typeof parsed;
-      } catch {
-        rejected.push({ logEventId, why: "not JSON (truncated?)" });
-        continue;
-      }
-      if (parsed[AUDIT_LINE_MARKER] !== AUDIT_LINE_VERSION) {
-        rejected.push({ logEventId, why: `unknown line version ${String(parsed[AUDIT_LINE_MARKER])}` });
-        continue;
-      }
-      const r = auditEventSchema.safeParse(parsed.event);
-      if (r.success) events.push(r.data);
-      else
-        rejected.push({
-          logEventId,
-          why: r.error.issues
-            .slice(0, 5)
-            .map((i) => `${i.path.join(".")}: ${i.message}`)
-            .join("; "),
-        });
+  for (const { line, logEventId } of linesOf(payload)) {
+    if (!line.startsWith(AUDIT_LINE_START)) {
+      skipped++;
+      continue;
     }
+    let parsed: { [AUDIT_LINE_MARKER]?: unknown; event?: unknown };
+    try {
+      parsed = JSON.parse(line) as typeof parsed;
+    } catch {
+      rejected.push({ logEventId, why: "not JSON (truncated?)" });
+      continue;
+    }
+    if (parsed[AUDIT_LINE_MARKER] !== AUDIT_LINE_VERSION) {
+      rejected.push({ logEventId, why: `unknown line version ${String(parsed[AUDIT_LINE_MARKER])}` });
+      continue;
+    }
+    const r = auditEventSchema.safeParse(parsed.event);
+    if (!r.success)
+      rejected.push({
+        logEventId,
+        why: r.error.issues
+          .slice(0, 5)
+          .map((i) => `${i.path.join(".")}: ${i.message}`)
+          .join("; "),
+      });
+    else if (expect.region !== undefined && r.data.region !== expect.region)
+      rejected.push({ logEventId, why: `event of region ${r.data.region}, not ${expect.region}` });
+    else events.push(r.data);
   }
   return { events, rejected, skipped };
 }
@@ -164,29 +175,29 @@ export function createAuditForwarder(deps: {
     // queue for a look, rather than dropped.
     const payload = decodeLogsEvent(input);
     if (payload.messageType !== "DATA_MESSAGE") return { forwarded: 0, rejected: 0, skipped: 0 };
-    const lines = auditEventsOf(payload);
-    const { skipped } = lines;
-    const rejected = [...lines.rejected];
-    const events: AuditEvent[] = [];
     const from = { ...deps.sources, ...(options.account ? { account: options.account } : {}) };
-    const foreign =
+    if (
       (from.account !== undefined && payload.owner !== from.account) ||
-      (from.logGroupPrefix !== undefined && !payload.logGroup?.startsWith(from.logGroupPrefix));
-    for (const e of lines.events) {
-      if (foreign) rejected.push({ logEventId: undefined, why: "not from an emitting function's log group" });
-      else if (from.region !== undefined && e.region !== from.region)
-        rejected.push({ logEventId: undefined, why: `event of region ${e.region}, not ${from.region}` });
-      else events.push(e);
+      (from.logGroupPrefix !== undefined && !payload.logGroup?.startsWith(from.logGroupPrefix))
+    ) {
+      // Not from an emitting function's log group: none of its lines is read.
+      let lines = 0;
+      for (const { line } of linesOf(payload)) if (line.startsWith(AUDIT_LINE_START)) lines++;
+      metrics.add("AuditEventsRejected", lines);
+      log.error("audit lines from an unexpected source rejected", {
+        owner: payload.owner,
+        logGroup: payload.logGroup,
+        lines,
+      });
+      return { forwarded: 0, rejected: lines, skipped: 0 };
     }
+    const { events, rejected, skipped } = auditEventsOf(
+      payload,
+      from.region === undefined ? {} : { region: from.region },
+    );
     if (rejected.length > 0) {
       metrics.add("AuditEventsRejected", rejected.length);
-      if (foreign)
-        log.error("audit lines from an unexpected source rejected", {
-          owner: payload.owner,
-          logGroup: payload.logGroup,
-          lines: rejected.length,
-        });
-      else logRejected(log, payload, rejected);
+      logRejected(log, payload, rejected);
     }
     const failuresBefore = metrics.totals.AuditSpillFailures;
     for (const e of events) {

@@ -433,10 +433,12 @@ describe("log transport: handlers → audit lines → forwarder → EventBridge 
     expect(emfOf(await from({ logGroup: "/aws/lambda/someone-else" }))).toMatchObject({
       AuditEventsRejected: 1,
     });
-    expect(emfOf(await from({}, [auditLine(elsewhere), auditLine(e)]))).toMatchObject({
-      AuditEventsRejected: 1,
-      AuditEventsDelivered: 1,
-    });
+    const mixed = await from({}, [auditLine(elsewhere), auditLine(e)]);
+    expect(emfOf(mixed)).toMatchObject({ AuditEventsRejected: 1, AuditEventsDelivered: 1 });
+    // Located like any rejected line: its log event.
+    expect(
+      mixed.map((l) => JSON.parse(l) as Record<string, unknown>).find((j) => j.msg === "audit line rejected"),
+    ).toMatchObject({ logEventId: "36000000", why: "event of region us-east-1, not eu-west-1" });
     // Without the account of its own ARN, the forwarder takes nothing (it fails closed).
     expect(
       emfOf(await from({}, [auditLine(e)], { ...ctx(), invokedFunctionArn: "" } as Context)),
