@@ -81,18 +81,19 @@ export class LogLineEventBus implements EventBus {
     if (events.length > 0) {
       this.#queue = [];
       let chunk = "";
-      const written: AuditEvent[] = [];
-      const oversized: AuditEvent[] = [];
+      // Never in practice (redaction caps every field): no array per flush for it.
+      let oversized: AuditEvent[] | undefined;
       for (const e of events) {
         const line = auditLine(e);
         // A UTF-16 unit is at most 3 UTF-8 bytes: only long lines are measured.
         if (line.length * 3 > MAX_AUDIT_LINE_BYTES && Buffer.byteLength(line) > MAX_AUDIT_LINE_BYTES) {
+          if (oversized === undefined) oversized = [];
           oversized.push(e);
           continue;
         }
         chunk += `${line}\n`;
-        written.push(e);
       }
+      const written = oversized ? events.filter((e) => !oversized.includes(e)) : events;
       if (written.length > 0) {
         try {
           this.#write(chunk);
@@ -104,7 +105,7 @@ export class LogLineEventBus implements EventBus {
           this.#spill(written, "log write failed");
         }
       }
-      if (oversized.length > 0) this.#spill(oversized, "line exceeds 256 KB");
+      if (oversized) this.#spill(oversized, "line exceeds 256 KB");
     }
     return this.#spilling === DONE;
   }
